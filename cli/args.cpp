@@ -1,0 +1,62 @@
+#include "cli/args.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+namespace wb::cli {
+
+std::string_view Args::value() {
+    const std::string_view flag = current();
+    if (++at_ >= argc_) throw UsageError(std::string(flag) + " needs a value");
+    return argv_[at_];
+}
+
+long long parse_int(std::string_view flag, std::string_view text, long long lo, long long hi) {
+    const std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const long long v = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || *end != '\0' || errno == ERANGE) {
+        throw UsageError(std::string(flag) + " expects a whole number, got '" + s + "'");
+    }
+    if (v < lo || v > hi) {
+        throw UsageError(std::string(flag) + " must be in " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + s);
+    }
+    return v;
+}
+
+double parse_double(std::string_view flag, std::string_view text) {
+    const std::string s(text);
+    char* end = nullptr;
+    errno = 0;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v)) {
+        throw UsageError(std::string(flag) + " expects a number, got '" + s + "'");
+    }
+    return v;
+}
+
+std::string models_dir() {
+    const char* env = std::getenv("WORKBENCH_MODELS");
+    return env != nullptr && *env != '\0' ? env : WORKBENCH_MODELS_DIR;
+}
+
+int run_main(const char* program, int (*body)(int, char**), int argc, char** argv) {
+    try {
+        return body(argc, argv);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "%s: %s (see --help)\n", program, e.what());
+        return 2;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "%s: out of memory\n", program);
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "%s: %s\n", program, e.what());
+        return 1;
+    }
+}
+
+}  // namespace wb::cli

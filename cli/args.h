@@ -1,0 +1,38 @@
+// Strict command-line parsing shared by the programs: every bad argument is a one-line UsageError.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace wb::cli {
+
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Walks argv; value() takes the argument after the current flag or throws "FLAG needs a value".
+class Args {
+public:
+    Args(int argc, char** argv) : argc_(argc), argv_(argv) {}
+    bool next() { return ++at_ < argc_; }
+    std::string_view current() const { return argv_[at_]; }
+    std::string_view value();
+
+private:
+    int argc_;
+    char** argv_;
+    int at_ = 0;
+};
+
+long long parse_int(std::string_view flag, std::string_view text, long long lo, long long hi);
+double parse_double(std::string_view flag, std::string_view text);
+
+// The models directory: $WORKBENCH_MODELS, else the one configured at build time.
+std::string models_dir();
+
+// Runs body, turning exceptions into "PROGRAM: message" on stderr and an exit code
+// (2 for usage errors, 1 for everything else).
+int run_main(const char* program, int (*body)(int, char**), int argc, char** argv);
+
+}  // namespace wb::cli

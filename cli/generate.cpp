@@ -1,0 +1,142 @@
+// generate: llama2.c's run command line on the workbench's forward pass, with a choice of variant.
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cli/args.h"
+#include "model/generate.h"
+#include "model/synthetic.h"
+#include "variants/variants.h"
+
+namespace {
+
+using namespace wb;
+
+void print_help() {
+    std::printf(
+        "usage: generate MODEL [options]\n"
+        "       generate --synthetic SHAPE [options]\n"
+        "Generates text from a llama2.c checkpoint (v0 or v1) on the workbench's forward pass.\n\n"
+        "  -t <float>   temperature in [0, inf), default 1.0 (0 = greedy)\n"
+        "  -p <float>   top-p (nucleus) in [0, 1], default 0.9\n"
+        "  -s <int>     random seed, default: time-based (seed <= 0)\n"
+        "  -n <int>     positions to run, prompt included; default 256, 0 or more than the context = the context\n"
+        "  -i <string>  prompt\n"
+        "  -z <string>  tokenizer, default MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
+        "  -m <string>  mode: generate|chat, default generate\n"
+        "  -y <string>  system prompt (chat mode)\n"
+        "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
+        "  --threads N        threads, 1..%d (default: all %u cores)\n"
+        "  --synthetic SHAPE  random weights of a standard shape instead of a file: %s\n"
+        "  --list-variants    print the variants, one a line, and exit\n"
+        "  --help             this text\n"
+        "Text goes to stdout; one timing line (prefill tok/s, decode tok/s, time to first token) to stderr.\n"
+        "Exit status: 0 ok, 1 bad input file or run failure, 2 bad arguments.\n",
+        WORKBENCH_MODELS_DIR, default_variant().c_str(), max_threads(), std::thread::hardware_concurrency(),
+        shape_names().c_str());
+}
+
+void list_variants() {
+    for (const Variant& v : variants()) {
+        const bool ok = resolve_variant(v.name).available();
+        std::printf("%-10s %-14s %-18s %s%s\n", v.name, v.matmul, v.attention, ok ? "" : "[unavailable here] ",
+                    v.description);
+    }
+}
+
+int generate_main(int argc, char** argv) {
+    std::optional<std::string> model_path, synthetic;
+    std::string prompt, system_prompt, mode = "generate";
+    std::string tokenizer_path = cli::models_dir() + "/tokenizer.bin";
+    std::string variant = default_variant();
+    double temperature = 1.0, topp = 0.9;
+    long long seed = 0, steps = 256;
+    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+    cli::Args args(argc, argv);
+    while (args.next()) {
+        const std::string_view a = args.current();
+        if (a == "--help" || a == "-h") {
+            print_help();
+            return 0;
+        } else if (a == "--list-variants") {
+            list_variants();
+            return 0;
+        } else if (a == "-t") {
+            temperature = cli::parse_double(a, args.value());
+        } else if (a == "-p") {
+            topp = cli::parse_double(a, args.value());
+        } else if (a == "-s") {
+            seed = cli::parse_int(a, args.value(), INT64_MIN, INT64_MAX);
+        } else if (a == "-n") {
+            steps = cli::parse_int(a, args.value(), INT64_MIN, INT64_MAX);
+        } else if (a == "-i") {
+            prompt = args.value();
+        } else if (a == "-z") {
+            tokenizer_path = args.value();
+        } else if (a == "-m") {
+            mode = args.value();
+            if (mode != "generate" && mode != "chat") throw cli::UsageError("-m expects generate or chat, got '" + mode + "'");
+        } else if (a == "-y") {
+            system_prompt = args.value();
+        } else if (a == "--variant") {
+            variant = args.value();
+        } else if (a == "--threads") {
+            threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
+        } else if (a == "--synthetic") {
+            synthetic = std::string(args.value());
+        } else if (!a.empty() && a[0] == '-') {
+            throw cli::UsageError("unknown option '" + std::string(a) + "'");
+        } else if (!model_path) {
+            model_path = std::string(a);
+        } else {
+            throw cli::UsageError("unexpected argument '" + std::string(a) + "'");
+        }
+    }
+    if (model_path.has_value() == synthetic.has_value()) throw cli::UsageError("give one MODEL path or --synthetic SHAPE");
+    if (temperature < 0) {
+        std::fprintf(stderr, "generate: temperature %g is below 0; using 0 (greedy)\n", temperature);
+        temperature = 0;
+    }
+    if (topp < 0 || topp > 1) {
+        std::fprintf(stderr, "generate: top-p %g is outside [0, 1]; using 0.9\n", topp);
+        topp = 0.9;
+    }
+    const Kernels kernels = resolve_variant(variant);  // unknown names fail before the model loads
+
+    std::optional<Checkpoint> checkpoint;
+    if (synthetic) {
+        const std::optional<Config> shape = find_shape(*synthetic);
+        if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
+        checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
+    } else {
+        checkpoint.emplace(Checkpoint::open(*model_path));
+    }
+    const Config& cfg = checkpoint->config();
+    if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
+    const Tokenizer tokenizer(tokenizer_path, cfg.vocab_size);
+    const auto rng_seed = static_cast<std::uint64_t>(seed > 0 ? seed : static_cast<long long>(std::time(nullptr)));
+    Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
+    ExecContext ctx(threads);
+    Transformer model(*checkpoint, kernels, ctx);
+
+    const TextSink out = [](std::string_view s) {
+        std::fwrite(s.data(), 1, s.size(), stdout);
+        std::fflush(stdout);
+    };
+    if (mode == "chat") {
+        chat(model, tokenizer, sampler, prompt, system_prompt, static_cast<int>(steps), std::cin, out);
+        return 0;
+    }
+    const GenerationResult r = generate(model, tokenizer, sampler, prompt, static_cast<int>(steps), out);
+    std::fprintf(stderr, "%s\n", format_timing_line(r.timing).c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return wb::cli::run_main("generate", generate_main, argc, argv); }

@@ -1,0 +1,72 @@
+// The one kernel interface. Every matmul and attention implementation is a plain descriptor
+// (a row in kernels/registry.cpp) that the forward pass resolves once at load.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace wb {
+
+class ExecContext;
+
+enum class DType : std::uint8_t { f32, q8_0 };
+
+// A weight matrix as the checkpoint stores it: d rows (outputs) x n columns (inputs), row-major.
+struct WeightView {
+    const void* data = nullptr;     // f32: d*n floats; q8_0: d*n int8
+    const float* scales = nullptr;  // q8_0 only: d*n/group_size scales
+    int d = 0;
+    int n = 0;
+    DType dtype = DType::f32;
+    int group_size = 0;  // q8_0 only
+};
+
+// What a kernel's prepare() made of a weight: a view (no copy) or a re-laid-out copy it owns.
+struct PackedWeight {
+    const void* data = nullptr;     // layout private to the kernel that prepared it
+    const float* scales = nullptr;  // per-group scales for quantised layouts
+    int d = 0;
+    int n = 0;
+    std::shared_ptr<void> storage;  // owner of data/scales when they are copies
+};
+
+// y[m x d] = x[m x n] . W^T ; m = 1 is decode, m > 1 is batched prefill.
+struct MatmulKernel {
+    const char* name;         // "matmul.naive"
+    const char* description;  // one line
+    // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
+    float tolerance;
+    bool (*available)();  // CPU features / library present
+    PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
+    void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
+};
+
+// All heads of one layer for m query positions pos .. pos+m-1; query i attends to keys 0 .. pos+i.
+struct AttentionArgs {
+    const float* q;        // [m x n_heads*head_size], RoPE applied
+    const float* k_cache;  // [seq_len x kv_dim] for this layer, rows 0 .. pos+m-1 filled
+    const float* v_cache;  // [seq_len x kv_dim]
+    float* out;            // [m x n_heads*head_size]
+    int m;
+    int pos;
+    int n_heads;
+    int n_kv_heads;  // n_heads % n_kv_heads == 0 (grouped-query attention)
+    int head_size;
+};
+
+struct AttentionKernel {
+    const char* name;
+    const char* description;
+    // Allowed error per output element: |out - out_naive| <= tolerance * max_t |v_t| (values' scale).
+    float tolerance;
+    bool (*available)();
+    void (*run)(const AttentionArgs& a, ExecContext& ctx);
+};
+
+bool always_available();
+
+// Default prepare(): the checkpoint's f32 matrix as it is, no copy.
+PackedWeight view_weight(const WeightView& w, ExecContext& ctx);
+
+}  // namespace wb
