@@ -66,7 +66,4 @@ struct AttentionKernel {
 
 bool always_available();
 
-// Default prepare(): the checkpoint's f32 matrix as it is, no copy.
-PackedWeight view_weight(const WeightView& w, ExecContext& ctx);
-
 }  // namespace wb

@@ -3,7 +3,7 @@
 namespace wb {
 
 namespace matmul {
-extern const MatmulKernel naive;
+extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, bf16, bf16_widening;
 }
 namespace attention {
 extern const AttentionKernel naive;
@@ -11,7 +11,9 @@ extern const AttentionKernel naive;
 
 // One row per kernel. Adding a kernel: its file under kernels/<op>/, its name in these lists.
 static const MatmulKernel* const kMatmulKernels[] = {
-    &matmul::naive,
+    &matmul::naive, &matmul::simd,      &matmul::tiled, &matmul::blas,
+    &matmul::tbb,   &matmul::q8_kernel, &matmul::q8_widening, &matmul::tbb_q8,
+    &matmul::bf16,  &matmul::bf16_widening,
 };
 static const AttentionKernel* const kAttentionKernels[] = {
     &attention::naive,
@@ -32,13 +34,5 @@ const MatmulKernel* find_matmul(std::string_view name) { return find_by_name(mat
 const AttentionKernel* find_attention(std::string_view name) { return find_by_name(attention_kernels(), name); }
 
 bool always_available() { return true; }
-
-PackedWeight view_weight(const WeightView& w, ExecContext&) {
-    PackedWeight p;
-    p.data = w.data;
-    p.d = w.d;
-    p.n = w.n;
-    return p;
-}
 
 }  // namespace wb

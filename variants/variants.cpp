@@ -9,10 +9,17 @@ namespace wb {
 // Ordered slowest to fastest; default_variant() takes the last available fp32 row.
 static const Variant kVariants[] = {
     {"naive", "matmul.naive", "attention.naive", "plain loops, the reference every other variant is tested against"},
+    {"blas", "matmul.blas", "attention.naive", "OpenBLAS sgemv/sgemm"},
+    {"simd", "matmul.simd", "attention.naive", "xsimd FMA matvec over the stored rows"},
+    {"tiled", "matmul.tiled", "attention.naive", "BLIS-style packed GEMM, strongest for batched prefill"},
+    {"bf16", "matmul.bf16", "attention.naive", "bfloat16 weights: half the bytes, AVX512-BF16 dot products"},
+    {"tbb", "matmul.tbb", "attention.naive", "packed GEMM / matvec strips in parallel over TBB"},
+    {"q8", "matmul.q8", "attention.naive", "Q8_0 int8 weights and activations, VNNI dot products"},
+    {"tbb-q8", "matmul.tbb-q8", "attention.naive", "Q8_0 int8 rows in parallel over TBB"},
 };
 
-// Variants whose matmul loses precision on purpose; never chosen as the default.
-static bool is_lossy(const Variant& v) { return std::string_view(v.matmul).starts_with("matmul.q8"); }
+// Variants whose matmul drops precision on purpose (int8, bf16); never chosen as the default.
+static bool is_lossy(const Variant& v) { return find_matmul(v.matmul)->tolerance > 1e-4f; }
 
 std::span<const Variant> variants() { return kVariants; }
 

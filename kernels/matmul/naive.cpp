@@ -1,11 +1,8 @@
 // The reference matmul: llama2.c's double loop, sequential float sums (built without fast-math).
 #include "kernels/kernel.h"
+#include "kernels/matmul/f32.h"
 
 namespace wb::matmul {
-
-static PackedWeight prepare_naive(const WeightView& w, ExecContext& ctx) {
-    return view_weight(w, ctx);
-}
 
 static void run_naive(const PackedWeight& w, const float* x, float* y, int m, ExecContext&) {
     const float* W = static_cast<const float*>(w.data);  // [d x n]
@@ -23,7 +20,7 @@ static void run_naive(const PackedWeight& w, const float* x, float* y, int m, Ex
 
 extern const MatmulKernel naive{
     "matmul.naive", "reference double loop, one sequential float sum per output", 0.0f, always_available,
-    prepare_naive, run_naive,
+    prepare_f32, run_naive,
 };
 
 }  // namespace wb::matmul

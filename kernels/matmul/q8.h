@@ -1,0 +1,32 @@
+// Q8_0 matmul shared by matmul.q8, matmul.q8-widening and matmul.tbb-q8: weights quantised at load
+// (groups of kQ8Group along n, rows zero-padded to whole groups), activations quantised per call,
+// int32 dot products per group, fp32 accumulation of scaled group sums.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel.h"
+#include "kernels/quant.h"
+
+namespace wb::matmul::q8 {
+
+// PackedWeight.data: int8 [d x padded_n]; .scales: float [d x groups] followed by
+// int32 [d x groups] group sums of the weights (the VNNI path's offset correction).
+PackedWeight pack_weights(const WeightView& w, ExecContext& ctx);
+
+struct Activations {
+    const std::int8_t* q;  // [m x padded_n]
+    const float* scales;   // [m x groups]
+};
+Activations quantize_activations(const float* x, int m, int n, ExecContext& ctx);
+
+enum class Dot { vnni, widening };
+
+// y[:, rows begin .. end) for all m activation rows; begin is a multiple of 4.
+void run_rows(Dot dot, const PackedWeight& w, const Activations& a, float* y, int m, int begin, int end);
+
+bool has_vnni();
+bool has_avx2();
+Dot best_dot();  // vnni where the build targets it, else widening
+
+}  // namespace wb::matmul::q8

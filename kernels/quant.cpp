@@ -1,0 +1,52 @@
+#include "kernels/quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "kernels/exec_context.h"
+#include "kernels/matmul/f32.h"
+
+namespace wb {
+
+void quantize_q8_row(const float* x, int n, std::int8_t* q, float* scales) {
+    for (int g0 = 0, gi = 0; g0 < n; g0 += kQ8Group, gi++) {
+        const int len = std::min(kQ8Group, n - g0);
+        float amax = 0.0f;
+        for (int j = 0; j < len; j++) amax = std::max(amax, std::fabs(x[g0 + j]));
+        const float scale = amax / 127.0f;
+        const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
+        for (int j = 0; j < kQ8Group; j++) {
+            q[g0 + j] = j < len ? static_cast<std::int8_t>(std::lrintf(x[g0 + j] * inv)) : 0;
+        }
+        scales[gi] = scale;
+    }
+}
+
+void dequantize_q8(const std::int8_t* q, const float* scales, std::int64_t count, int group_size, float* out) {
+    for (std::int64_t i = 0; i < count; i++) out[i] = static_cast<float>(q[i]) * scales[i / group_size];
+}
+
+namespace matmul {
+
+PackedWeight prepare_f32(const WeightView& w, ExecContext&) {
+    PackedWeight p;
+    p.d = w.d;
+    p.n = w.n;
+    if (w.dtype == DType::f32) {
+        p.data = w.data;
+        return p;
+    }
+    const std::int64_t count = static_cast<std::int64_t>(w.d) * w.n;
+    auto values = std::shared_ptr<float[]>(new float[static_cast<std::size_t>(count)]);
+    dequantize_q8(static_cast<const std::int8_t*>(w.data), w.scales, count, w.group_size, values.get());
+    p.data = values.get();
+    p.storage = std::move(values);
+    return p;
+}
+
+}  // namespace matmul
+
+}  // namespace wb
