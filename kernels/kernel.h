@@ -37,6 +37,7 @@ struct MatmulKernel {
     const char* description;  // one line
     // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
     float tolerance;
+    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.125 Q8_0 with its scales)
     bool (*available)();  // CPU features / library present
     PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
     void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);

@@ -124,12 +124,12 @@ void run_bf16_widening(const PackedWeight& w, const float* x, float* y, int m, E
 }  // namespace
 
 extern const MatmulKernel bf16{
-    "matmul.bf16", "bfloat16 weights, AVX512-BF16 vdpbf16ps dot products on bf16 activations", 1e-2f,
+    "matmul.bf16", "bfloat16 weights, AVX512-BF16 vdpbf16ps dot products on bf16 activations", 1e-2f, 2.0f,
     has_avx512, pack_bf16, run_bf16,
 };
 
 extern const MatmulKernel bf16_widening{
-    "matmul.bf16-widening", "bfloat16 weights widened to fp32 in registers, fp32 activations and FMA", 5e-3f,
+    "matmul.bf16-widening", "bfloat16 weights widened to fp32 in registers, fp32 activations and FMA", 5e-3f, 2.0f,
     has_avx512, pack_bf16, run_bf16_widening,
 };
 

@@ -170,12 +170,12 @@ static void run_q8_widening(const PackedWeight& w, const float* x, float* y, int
 }
 
 extern const MatmulKernel q8_kernel{
-    "matmul.q8", "Q8_0 weights (groups of 64) and activations, int32 dots with AVX-512 VNNI vpdpbusd", 3e-2f,
+    "matmul.q8", "Q8_0 weights (groups of 64) and activations, int32 dots with AVX-512 VNNI vpdpbusd", 3e-2f, 1.125f,
     q8::has_avx2, q8::pack_weights, run_q8,
 };
 
 extern const MatmulKernel q8_widening{
-    "matmul.q8-widening", "matmul.q8 with the AVX2 widening multiply-add instead of VNNI (the fallback path)", 3e-2f,
+    "matmul.q8-widening", "matmul.q8 with the AVX2 widening multiply-add instead of VNNI (the fallback path)", 3e-2f, 1.125f,
     q8::has_avx2, q8::pack_weights, run_q8_widening,
 };
 

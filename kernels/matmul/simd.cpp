@@ -50,7 +50,7 @@ void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContex
 }  // namespace
 
 extern const MatmulKernel simd{
-    "matmul.simd", "xsimd FMA over stored rows, 4 rows per pass sharing x; row by row for m > 1", 2e-6f,
+    "matmul.simd", "xsimd FMA over stored rows, 4 rows per pass sharing x; row by row for m > 1", 2e-6f, 4.0f,
     always_available, prepare_f32, run_simd,
 };
 

@@ -24,7 +24,7 @@ static void run_tbb(const PackedWeight& w, const float* x, float* y, int m, Exec
 }
 
 extern const MatmulKernel tbb{
-    "matmul.tbb", "matmul.tiled's strips in parallel over the TBB arena (grain: a few hundred KiB of weights)", 2e-6f,
+    "matmul.tbb", "matmul.tiled's strips in parallel over the TBB arena (grain: a few hundred KiB of weights)", 2e-6f, 4.0f,
     always_available, gemm::pack_weights, run_tbb,
 };
 

@@ -24,7 +24,7 @@ static void run_tbb_q8(const PackedWeight& w, const float* x, float* y, int m, E
 }
 
 extern const MatmulKernel tbb_q8{
-    "matmul.tbb-q8", "matmul.q8's rows in parallel over the TBB arena", 3e-2f,
+    "matmul.tbb-q8", "matmul.q8's rows in parallel over the TBB arena", 3e-2f, 1.125f,
     q8::has_avx2, q8::pack_weights, run_tbb_q8,
 };
 

@@ -162,7 +162,7 @@ static void run_tiled(const PackedWeight& w, const float* x, float* y, int m, Ex
 }
 
 extern const MatmulKernel tiled{
-    "matmul.tiled", "BLIS-style blocked GEMM, weights packed at load into 32-column strips, 8x32 microkernel", 2e-6f,
+    "matmul.tiled", "BLIS-style blocked GEMM, weights packed at load into 32-column strips, 8x32 microkernel", 2e-6f, 4.0f,
     always_available, gemm::pack_weights, run_tiled,
 };
 

@@ -1,0 +1,102 @@
+"""Reading result records (harness/SCHEMA.md); shared by report.py and compare.py."""
+
+import json
+import os
+import sys
+from datetime import datetime, timezone
+
+RATES = ("prefill_tok_s", "decode_tok_s", "ttft_ms")
+PROG = os.path.basename(sys.argv[0]) or "python"
+
+
+def warn(message):
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _problem(obj):
+    """Why obj is not a usable e2e record, or None."""
+    for field in ("timestamp", "impl", "variant", "model", "status"):
+        if not isinstance(obj.get(field), str):
+            return f"'{field}' missing or not a string"
+    for field in ("threads", "prompt_tokens", "gen_tokens", "model_bytes"):
+        if not _is_int(obj.get(field)):
+            return f"'{field}' missing or not an integer"
+    for field in RATES:
+        rate = obj.get(field)
+        if not isinstance(rate, dict) or not (rate.get("median") is None or _is_num(rate["median"])):
+            return f"'{field}' is not a timing object"
+        if obj["status"] == "ok" and not _is_num(rate.get("median")):
+            return f"'{field}' has no median on an ok record"
+    if obj.get("profile") is not None and not (
+            isinstance(obj["profile"], dict) and all(_is_num(v) for v in obj["profile"].values())):
+        return "'profile' is not an object of numbers"
+    try:
+        obj["_time"] = parse_time(obj["timestamp"])
+    except ValueError:
+        return f"bad timestamp '{obj['timestamp']}'"
+    return None
+
+
+def parse_time(text):
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def load_jsonl(path):
+    """The e2e records of one JSON-lines file; malformed lines are skipped with a warning.
+    Raises OSError (or UnicodeDecodeError) when the file cannot be read."""
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                warn(f"{path}:{n}: skipped malformed line ({e.msg})")
+                continue
+            if not isinstance(obj, dict):
+                warn(f"{path}:{n}: skipped malformed line (not a JSON object)")
+                continue
+            if obj.get("kind") != "e2e":
+                continue
+            problem = _problem(obj)
+            if problem:
+                warn(f"{path}:{n}: skipped malformed record ({problem})")
+                continue
+            records.append(obj)
+    return records
+
+
+def newest(records, key):
+    """{key(r): the newest r}, keys in order of first appearance."""
+    out = {}
+    for r in records:
+        k = key(r)
+        if k not in out or r["_time"] > out[k]["_time"]:
+            out[k] = r
+    return out
+
+
+def median(record, field):
+    return record[field].get("median")
+
+
+def ratio(a, b):
+    """a / b, or None when either is missing or b is 0."""
+    return a / b if a is not None and b else None
+
+
+def num(x):
+    """A rate or ratio for a table: 3 significant digits, no exponent."""
+    if x is None:
+        return "n/a"
+    return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
