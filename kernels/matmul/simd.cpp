@@ -1,57 +1,79 @@
-// matmul.simd: row-major weights as stored; four output rows share each load of x, so four
-// independent sequential streams keep the prefetchers busy. Built for decode (m = 1).
-#include <xsimd/xsimd.hpp>
+// matmul.simd: a dot-product matvec. Weights are repacked at load so each group of four rows is one
+// sequential stream ([chunk of 16 columns][4 rows][16]), zero-padded, so the loop has no ragged tail.
+// For m > 1 it runs row by row.
+#include <cstdlib>
+#include <memory>
+#include <new>
 
+#include "kernels/exec_context.h"
 #include "kernels/kernel.h"
 #include "kernels/matmul/f32.h"
+#include "kernels/simd.h"
 
 namespace wb::matmul {
 
 namespace {
 
-using batch = xsimd::batch<float>;
+using batch = wb::simd::batch;
 constexpr long kLanes = batch::size;
+constexpr long kRows = 4;  // rows sharing each load of x
 
-// y[i] = W[i,:] . x for rows [begin, end); n columns, any n.
-void rows(const float* W, long n, const float* x, float* y, long begin, long end) {
-    const long body = n - n % kLanes;
-    long i = begin;
-    for (; i + 4 <= end; i += 4) {
-        const float* w0 = W + i * n;
-        const float* w1 = w0 + n;
-        const float* w2 = w1 + n;
-        const float* w3 = w2 + n;
-        batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
-        for (long j = 0; j < body; j += kLanes) {
-            const batch xv = batch::load_unaligned(x + j);
-            a0 = xsimd::fma(batch::load_unaligned(w0 + j), xv, a0);
-            a1 = xsimd::fma(batch::load_unaligned(w1 + j), xv, a1);
-            a2 = xsimd::fma(batch::load_unaligned(w2 + j), xv, a2);
-            a3 = xsimd::fma(batch::load_unaligned(w3 + j), xv, a3);
+long padded_n(long n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+PackedWeight pack_simd(const WeightView& view, ExecContext& ctx) {
+    const PackedWeight src = prepare_f32(view, ctx);
+    const auto* W = static_cast<const float*>(src.data);
+    const long d = src.d, n = src.n, np = padded_n(n), groups = (d + kRows - 1) / kRows;
+    const std::size_t count = static_cast<std::size_t>(groups * kRows * np);
+    auto* buf = static_cast<float*>(std::aligned_alloc(64, count * sizeof(float)));
+    if (buf == nullptr) throw std::bad_alloc();
+    for (long g = 0; g < groups; g++) {
+        for (long c = 0; c < np; c += kLanes) {
+            float* dst = buf + (g * np + c) * kRows;
+            for (long r = 0; r < kRows; r++) {
+                const long row = g * kRows + r;
+                for (long j = 0; j < kLanes; j++) {
+                    dst[r * kLanes + j] = row < d && c + j < n ? W[row * n + c + j] : 0.0f;
+                }
+            }
         }
-        y[i] = xsimd::hadd(a0) + dot_tail(w0, x, body, n);
-        y[i + 1] = xsimd::hadd(a1) + dot_tail(w1, x, body, n);
-        y[i + 2] = xsimd::hadd(a2) + dot_tail(w2, x, body, n);
-        y[i + 3] = xsimd::hadd(a3) + dot_tail(w3, x, body, n);
     }
-    for (; i < end; i++) {
-        const float* w = W + i * n;
-        batch a(0.0f);
-        for (long j = 0; j < body; j += kLanes) a = xsimd::fma(batch::load_unaligned(w + j), batch::load_unaligned(x + j), a);
-        y[i] = xsimd::hadd(a) + dot_tail(w, x, body, n);
-    }
+    PackedWeight p;
+    p.data = buf;
+    p.d = src.d;
+    p.n = src.n;
+    p.storage = std::shared_ptr<void>(buf, std::free);
+    return p;
 }
 
-void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContext&) {
-    const auto* W = static_cast<const float*>(w.data);
-    for (int r = 0; r < m; r++) rows(W, w.n, x + static_cast<long>(r) * w.n, y + static_cast<long>(r) * w.d, 0, w.d);
+void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    const auto* P = static_cast<const float*>(w.data);
+    const long d = w.d, n = w.n, np = padded_n(n), groups = (d + kRows - 1) / kRows;
+    float* xp = ctx.scratch(static_cast<std::size_t>(np));
+    for (int r = 0; r < m; r++) {
+        for (long j = 0; j < np; j++) xp[j] = j < n ? x[r * n + j] : 0.0f;
+        float* yr = y + r * d;
+        for (long g = 0; g < groups; g++) {
+            const float* p = P + g * np * kRows;
+            batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
+            for (long c = 0; c < np; c += kLanes, p += kRows * kLanes) {
+                const batch xv = batch::load_aligned(xp + c);
+                a0 = wb::simd::fmadd(batch::load_aligned(p), xv, a0);
+                a1 = wb::simd::fmadd(batch::load_aligned(p + kLanes), xv, a1);
+                a2 = wb::simd::fmadd(batch::load_aligned(p + 2 * kLanes), xv, a2);
+                a3 = wb::simd::fmadd(batch::load_aligned(p + 3 * kLanes), xv, a3);
+            }
+            const float sums[kRows] = {xsimd::hadd(a0), xsimd::hadd(a1), xsimd::hadd(a2), xsimd::hadd(a3)};
+            for (long k = 0; k < kRows && g * kRows + k < d; k++) yr[g * kRows + k] = sums[k];
+        }
+    }
 }
 
 }  // namespace
 
 extern const MatmulKernel simd{
-    "matmul.simd", "xsimd FMA over stored rows, 4 rows per pass sharing x; row by row for m > 1", 2e-6f, 4.0f,
-    always_available, prepare_f32, run_simd,
+    "matmul.simd", "xsimd FMA dot products, 4 rows interleaved at load into one stream; row by row for m > 1", 2e-6f,
+    4.0f, always_available, pack_simd, run_simd,
 };
 
 }  // namespace wb::matmul

@@ -1,7 +1,7 @@
 // matmul.tiled: cache-blocked GEMM on weights packed at load; for m = 1 a matvec over the same strips.
 #include "kernels/matmul/tiled.h"
 
-#include <xsimd/xsimd.hpp>
+#include "kernels/simd.h"
 
 #include <algorithm>
 #include <cstring>
@@ -14,7 +14,7 @@ namespace wb::matmul::gemm {
 
 namespace {
 
-using batch = xsimd::batch<float>;
+using batch = wb::simd::batch;
 static_assert(kNR == 2 * batch::size, "the microkernel holds a strip row in two vectors");
 
 // C[kMR x kNR] (+)= A[kc][kMR] . B[kc][kNR]; rows/cols limit what is written back (edge tiles).
@@ -26,8 +26,8 @@ void microkernel(int kc, const float* A, const float* B, float* C, long ldc, int
         const batch b1 = batch::load_aligned(B + k * kNR + batch::size);
         for (int r = 0; r < kMR; r++) {
             const batch a(A[k * kMR + r]);
-            c0[r] = xsimd::fma(a, b0, c0[r]);
-            c1[r] = xsimd::fma(a, b1, c1[r]);
+            c0[r] = wb::simd::fmadd(a, b0, c0[r]);
+            c1[r] = wb::simd::fmadd(a, b1, c1[r]);
         }
     }
     if (rows == kMR && cols == kNR) {
@@ -58,15 +58,15 @@ void matvec_strip(const float* B, long n, const float* x, float* y, int cols) {
     long k = 0;
     for (; k + 2 <= n; k += 2) {
         const batch x0(x[k]), x1(x[k + 1]);
-        a0 = xsimd::fma(x0, batch::load_aligned(B + k * kNR), a0);
-        a1 = xsimd::fma(x0, batch::load_aligned(B + k * kNR + batch::size), a1);
-        b0 = xsimd::fma(x1, batch::load_aligned(B + (k + 1) * kNR), b0);
-        b1 = xsimd::fma(x1, batch::load_aligned(B + (k + 1) * kNR + batch::size), b1);
+        a0 = wb::simd::fmadd(x0, batch::load_aligned(B + k * kNR), a0);
+        a1 = wb::simd::fmadd(x0, batch::load_aligned(B + k * kNR + batch::size), a1);
+        b0 = wb::simd::fmadd(x1, batch::load_aligned(B + (k + 1) * kNR), b0);
+        b1 = wb::simd::fmadd(x1, batch::load_aligned(B + (k + 1) * kNR + batch::size), b1);
     }
     for (; k < n; k++) {
         const batch xk(x[k]);
-        a0 = xsimd::fma(xk, batch::load_aligned(B + k * kNR), a0);
-        a1 = xsimd::fma(xk, batch::load_aligned(B + k * kNR + batch::size), a1);
+        a0 = wb::simd::fmadd(xk, batch::load_aligned(B + k * kNR), a0);
+        a1 = wb::simd::fmadd(xk, batch::load_aligned(B + k * kNR + batch::size), a1);
     }
     a0 += b0;
     a1 += b1;
