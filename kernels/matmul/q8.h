@@ -10,8 +10,11 @@
 
 namespace wb::matmul::q8 {
 
-// PackedWeight.data: int8 [d x padded_n]; .scales: float [d x groups] followed by
-// int32 [d x groups] group sums of the weights (the VNNI path's offset correction).
+// Rows are taken four at a time, interleaved at load so a block is one sequential stream:
+// PackedWeight.data: int8 [blocks][groups][4][kQ8Group]; .scales: float [blocks][groups][4] followed by
+// int32 [blocks][groups][4] group sums of the weights (the VNNI path's offset correction).
+// Rows past d are zero.
+inline constexpr int kRows = 4;
 PackedWeight pack_weights(const WeightView& w, ExecContext& ctx);
 
 struct Activations {
@@ -22,7 +25,7 @@ Activations quantize_activations(const float* x, int m, int n, ExecContext& ctx)
 
 enum class Dot { vnni, widening };
 
-// y[:, rows begin .. end) for all m activation rows; begin is a multiple of 4.
+// y[:, rows begin .. end) for all m activation rows; begin is a multiple of kRows.
 void run_rows(Dot dot, const PackedWeight& w, const Activations& a, float* y, int m, int begin, int end);
 
 bool has_vnni();

@@ -11,14 +11,14 @@ namespace wb::matmul {
 
 static void run_tbb_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const q8::Activations a = q8::quantize_activations(x, m, w.n, ctx);
-    const int blocks = (w.d + 3) / 4;  // four rows, as the kernel takes them
-    const long block_bytes = 4L * w.n;
+    const int blocks = (w.d + q8::kRows - 1) / q8::kRows;
+    const long block_bytes = static_cast<long>(q8::kRows) * w.n;
     const int by_bytes = static_cast<int>(std::max<long>(1, (256L << 10) / block_bytes));
     const int grain = std::max(1, std::min(by_bytes, blocks / (4 * ctx.threads())));
     const q8::Dot dot = q8::best_dot();
     ctx.arena().execute([&] {
         tbb::parallel_for(tbb::blocked_range<int>(0, blocks, grain), [&](const tbb::blocked_range<int>& r) {
-            q8::run_rows(dot, w, a, y, m, r.begin() * 4, std::min(w.d, r.end() * 4));
+            q8::run_rows(dot, w, a, y, m, r.begin() * q8::kRows, std::min(w.d, r.end() * q8::kRows));
         });
     });
 }
