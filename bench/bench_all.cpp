@@ -1,8 +1,24 @@
-// bench_all: end-to-end tokens/s of every variant (minimal first version: one synthetic model, one run each).
+// bench_all: end-to-end tokens/s of every variant x thread count x model, against the baselines.
+// Records go to <output>/<date>-<host>.jsonl and .csv (harness/SCHEMA.md); tables to stdout;
+// progress to stderr. SIGINT/SIGTERM drops the measurement under way, keeps every finished record,
+// prints the partial tables and exits 130.
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "cli/args.h"
+#include "harness/process.h"
+#include "harness/record.h"
+#include "harness/timing.h"
 #include "model/generate.h"
 #include "model/synthetic.h"
 
@@ -10,29 +26,449 @@ namespace {
 
 using namespace wb;
 
-int bench_main(int argc, char** argv) {
+volatile std::sig_atomic_t g_stop = 0;
+volatile std::sig_atomic_t g_child = 0;
+
+void on_signal(int) {
+    g_stop = 1;
+    if (g_child > 0) kill(static_cast<pid_t>(g_child), SIGTERM);
+}
+
+struct Interrupted {};
+void check_stop() {
+    if (g_stop) throw Interrupted{};
+}
+
+struct ModelSpec {
+    std::string name;
+    std::optional<std::string> path;   // a checkpoint file
+    std::optional<std::string> shape;  // or a synthetic shape
+};
+
+struct Options {
+    std::vector<std::string> variants;  // empty: every available one
+    std::vector<int> threads;
+    std::vector<ModelSpec> models;
+    int prompt_tokens = 64, gen_tokens = 128, repetitions = 5;
+    bool baselines = true, profile = false, quick = false;
+    std::string output = "results";
+};
+
+constexpr int kGateTokens = 32;
+constexpr int kPythonTokens = 8;                // pure Python: a short prompt and generation
+constexpr std::uint64_t kPythonMaxParams = 30'000'000;  // and only on models it finishes in seconds
+
+void print_help() {
+    std::printf(
+        "usage: bench_all [options]\n"
+        "End-to-end prefill and decode tokens/s of every variant, thread count and model, against the C and\n"
+        "Python baselines. Tables go to stdout, progress to stderr, records to OUTPUT/<date>-<host>.jsonl|csv.\n\n"
+        "  --variants a,b        variants to run (default: all available; see generate --list-variants)\n"
+        "  --threads 1,2         thread counts (default: 1 and all cores)\n"
+        "  --model PATH          a llama2.c checkpoint (repeatable)\n"
+        "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
+        "                        default models: synthetic stories15M and stories110M, plus stories260K.bin\n"
+        "                        when the models directory has it\n"
+        "  --prompt-tokens P     prompt length (default 64)\n"
+        "  --gen-tokens N        generated tokens (default 128)\n"
+        "  --repetitions R       timed runs after one warm-up (default 5)\n"
+        "  --no-baselines        skip the C and Python baselines\n"
+        "  --profile             also record time per operation per token\n"
+        "  --quick               a smoke run of about a minute (P=16, N=32, R=2, small models)\n"
+        "  --output DIR          where records go (default results)\n"
+        "  --help                this text\n"
+        "Models directory (tokenizers, stories260K): $WORKBENCH_MODELS or %s\n",
+        shape_names().c_str(), WORKBENCH_MODELS_DIR);
+}
+
+std::vector<std::string> split(std::string_view s) {
+    std::vector<std::string> out;
+    std::stringstream ss{std::string(s)};
+    for (std::string item; std::getline(ss, item, ',');) {
+        if (!item.empty()) out.push_back(item);
+    }
+    return out;
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    bool prompt_set = false, gen_set = false, reps_set = false;
     cli::Args args(argc, argv);
     while (args.next()) {
-        if (args.current() == "--help") {
-            std::printf("usage: bench_all\nRuns every available variant on a synthetic stories15M model and prints tokens/s.\n");
-            return 0;
+        const std::string_view a = args.current();
+        if (a == "--help" || a == "-h") {
+            print_help();
+            std::exit(0);
+        } else if (a == "--variants") {
+            o.variants = split(args.value());
+            for (const std::string& v : o.variants) resolve_variant(v);
+        } else if (a == "--threads") {
+            for (const std::string& t : split(args.value())) {
+                o.threads.push_back(static_cast<int>(cli::parse_int("--threads", t, 1, max_threads())));
+            }
+        } else if (a == "--model") {
+            const std::string path(args.value());
+            o.models.push_back({std::filesystem::path(path).stem().string(), path, std::nullopt});
+        } else if (a == "--synthetic") {
+            const std::string shape(args.value());
+            if (!find_shape(shape)) throw cli::UsageError("unknown shape '" + shape + "' (known: " + shape_names() + ")");
+            o.models.push_back({shape, std::nullopt, shape});
+        } else if (a == "--prompt-tokens") {
+            o.prompt_tokens = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
+            prompt_set = true;
+        } else if (a == "--gen-tokens") {
+            o.gen_tokens = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
+            gen_set = true;
+        } else if (a == "--repetitions") {
+            o.repetitions = static_cast<int>(cli::parse_int(a, args.value(), 1, 1000));
+            reps_set = true;
+        } else if (a == "--no-baselines") {
+            o.baselines = false;
+        } else if (a == "--profile") {
+            o.profile = true;
+        } else if (a == "--quick") {
+            o.quick = true;
+        } else if (a == "--output") {
+            o.output = args.value();
+        } else {
+            throw cli::UsageError("unknown option '" + std::string(a) + "'");
         }
-        throw cli::UsageError("unknown argument '" + std::string(args.current()) + "'");
     }
-    const Config shape = *find_shape("stories15M");
-    const Checkpoint ck = synthetic_checkpoint(shape, 1, "stories15M");
-    const Tokenizer tok(cli::models_dir() + "/tokenizer.bin", shape.vocab_size);
-    std::printf("| variant | prefill tok/s | decode tok/s |\n| --- | --- | --- |\n");
-    for (const Variant& v : variants()) {
-        const Kernels k = resolve_variant(v.name);
-        if (!k.available()) continue;
-        std::fprintf(stderr, "bench_all: %s ...\n", v.name);
-        ExecContext ctx(1);
-        Transformer model(ck, k, ctx);
-        Sampler greedy(shape.vocab_size, 0.0f, 0.9f, 1);
-        const GenerationResult r = generate(model, tok, greedy, "Once upon a time there was a little robot", 64,
-                                            [](std::string_view) {});
-        std::printf("| %s | %.1f | %.1f |\n", v.name, r.timing.prefill_tok_s(), r.timing.decode_tok_s());
+    if (o.quick) {
+        if (!prompt_set) o.prompt_tokens = 16;
+        if (!gen_set) o.gen_tokens = 32;
+        if (!reps_set) o.repetitions = 2;
+    }
+    if (o.threads.empty()) o.threads = cores > 1 ? std::vector<int>{1, cores} : std::vector<int>{1};
+    if (o.models.empty()) {
+        o.models.push_back({"stories15M", std::nullopt, "stories15M"});
+        if (!o.quick) o.models.push_back({"stories110M", std::nullopt, "stories110M"});
+        const std::string small = cli::models_dir() + "/stories260K.bin";
+        if (std::filesystem::exists(small)) o.models.push_back({"stories260K", small, std::nullopt});
+    }
+    if (o.variants.empty()) {
+        for (const Variant& v : variants()) {
+            if (resolve_variant(v.name).available()) o.variants.push_back(v.name);
+        }
+    }
+    return o;
+}
+
+// A model as every implementation sees it: the checkpoint, its tokenizer, a file for the baselines.
+struct Model {
+    ModelSpec spec;
+    Checkpoint checkpoint;
+    std::string tokenizer_path;
+    std::string file;  // the checkpoint on disk (a temporary for synthetic models)
+    bool temporary_file = false;
+};
+
+std::string tokenizer_for(int vocab_size) {
+    const std::string dir = cli::models_dir();
+    const std::string sized = dir + "/tok" + std::to_string(vocab_size) + ".bin";
+    return std::filesystem::exists(sized) ? sized : dir + "/tokenizer.bin";
+}
+
+Model load(const ModelSpec& spec, bool need_file) {
+    if (spec.path) {
+        Checkpoint ck = Checkpoint::open(*spec.path);
+        const std::string tok = tokenizer_for(ck.config().vocab_size);
+        return {spec, std::move(ck), tok, *spec.path, false};
+    }
+    const Config c = *find_shape(*spec.shape);
+    std::string file;
+    if (need_file) {
+        file = (std::filesystem::temp_directory_path() / ("wb-" + *spec.shape + "-" + std::to_string(getpid()) + ".bin")).string();
+        write_synthetic(c, 1, file);
+    }
+    return {spec, synthetic_checkpoint(c, 1, *spec.shape), tokenizer_for(c.vocab_size), file, need_file};
+}
+
+// The longest run of story words whose encoding (BOS included) has at most `tokens` tokens.
+std::string prompt_text(const Tokenizer& tok, int tokens) {
+    static const char* const kWords =
+        "Once upon a time there was a little girl named Lily who lived in a small house near the big green "
+        "forest with her mother her father and a happy brown dog called Max and every morning she ran outside "
+        "to look at the flowers the birds and the tall old trees that whispered stories in the wind";
+    std::vector<std::string> words;
+    std::stringstream ss(kWords);
+    for (std::string w; ss >> w;) words.push_back(w);
+    std::string best, text;
+    for (int i = 0;; i++) {
+        const std::string candidate = text.empty() ? words[i % words.size()] : text + " " + words[i % words.size()];
+        if (static_cast<int>(tok.encode(candidate, true).size()) > tokens) break;
+        best = text = candidate;
+        if (i > 100000) break;
+    }
+    return best;
+}
+
+struct Row {
+    std::string label;
+    int threads;
+    Record record;
+};
+
+double decode_of(const std::vector<Row>& rows, const std::string& label, int threads) {
+    for (const Row& r : rows) {
+        if (r.label == label && r.threads == threads && r.record.status == "ok") return r.record.decode_tok_s.median;
+    }
+    return 0;
+}
+
+void print_table(const std::string& model, const std::vector<Row>& rows) {
+    auto ratio = [](double a, double b) -> std::string {
+        if (a <= 0 || b <= 0) return "—";
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.2fx", a / b);
+        return buf;
+    };
+    std::printf("\n### %s\n\n", model.c_str());
+    std::printf("| variant | threads | prefill tok/s | decode tok/s | TTFT ms | vs C runfast/omp | vs Python | vs naive | status |\n");
+    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    const double python = decode_of(rows, "python", 1);
+    for (const Row& r : rows) {
+        const Record& rec = r.record;
+        const double c = r.threads == 1 ? decode_of(rows, "c-runfast", 1) : decode_of(rows, "c-runomp", r.threads);
+        const double naive = decode_of(rows, "naive", r.threads);
+        const double dec = rec.status == "ok" ? rec.decode_tok_s.median : 0.0;
+        std::string status = rec.status;
+        if (rec.agreement) status += " (agreement " + std::to_string(static_cast<int>(*rec.agreement * 100 + 0.5)) + "%)";
+        std::printf("| %s | %d | %.1f ± %.1f | %.1f ± %.1f | %.1f | %s | %s | %s | %s |\n", r.label.c_str(), r.threads,
+                    rec.prefill_tok_s.median, rec.prefill_tok_s.stddev, rec.decode_tok_s.median, rec.decode_tok_s.stddev,
+                    rec.ttft_ms.median, ratio(dec, c).c_str(), ratio(dec, python).c_str(), ratio(dec, naive).c_str(),
+                    status.c_str());
+    }
+    std::fflush(stdout);
+}
+
+class Bench {
+public:
+    explicit Bench(Options o) : o_(std::move(o)), build_(build_info()) {
+        char date[16];
+        const std::time_t t = std::time(nullptr);
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+        stem_ = std::string(date) + "-" + build_.host;
+        bin_dir_ = std::filesystem::canonical("/proc/self/exe").parent_path().string();
+    }
+
+    // Returns false when interrupted.
+    bool run() {
+        bool completed = true;
+        for (const ModelSpec& spec : o_.models) {
+            std::vector<Row> rows;
+            try {
+                check_stop();
+                run_model(spec, rows);
+            } catch (const Interrupted&) {
+                completed = false;
+            }
+            print_table(spec.name, rows);
+            if (!completed) break;
+        }
+        std::fprintf(stderr, "bench_all: records in %s/%s.jsonl and .csv\n", o_.output.c_str(), stem_.c_str());
+        return completed;
+    }
+
+private:
+    Record base_record(const Model& m, const std::string& impl, const std::string& variant, int threads, int P, int N) {
+        Record r;
+        r.timestamp = utc_now();
+        r.build = build_;
+        r.impl = impl;
+        r.variant = variant;
+        r.threads = threads;
+        r.model = m.spec.name;
+        r.model_source = m.spec.path ? *m.spec.path : "synthetic";
+        r.model_bytes = static_cast<long long>(m.checkpoint.config().matmul_params() * 4);
+        r.prompt_tokens = P;
+        r.gen_tokens = N;
+        r.repetitions = o_.repetitions;
+        return r;
+    }
+
+    void run_model(const ModelSpec& spec, std::vector<Row>& rows) {
+        std::fprintf(stderr, "bench_all: loading %s\n", spec.name.c_str());
+        Model m = load(spec, o_.baselines);
+        struct Cleanup {
+            const Model& m;
+            ~Cleanup() {
+                if (m.temporary_file) std::filesystem::remove(m.file);
+            }
+        } cleanup{m};
+        const Config& c = m.checkpoint.config();
+        const Tokenizer tok(m.tokenizer_path, c.vocab_size);
+        const int budget = c.seq_len;
+        const int P_wanted = std::min(o_.prompt_tokens, budget / 2);
+        const std::string text = prompt_text(tok, P_wanted);
+        const std::vector<int> prompt = tok.encode(text, true);
+        const int P = static_cast<int>(prompt.size());
+        const int N = std::min(o_.gen_tokens, budget - P + 1);
+        const int steps = P + N - 1;
+        const int gate_steps = std::min(budget, P + kGateTokens - 1);
+
+        const std::vector<int> reference = greedy(m, tok, prompt, gate_steps, "naive", 1, nullptr).tokens;
+        for (const std::string& variant : o_.variants) {
+            for (const int threads : o_.threads) {
+                check_stop();
+                rows.push_back({variant, threads, measure_variant(m, tok, prompt, steps, gate_steps, reference, variant, threads)});
+                append_record(rows.back().record, o_.output, stem_);
+            }
+        }
+        if (o_.baselines) run_baselines(m, text, P, N, rows);
+    }
+
+    GenerationResult greedy(const Model& m, const Tokenizer& tok, const std::vector<int>& prompt, int steps,
+                            const std::string& variant, int threads, Profiler* profiler) {
+        ExecContext ctx(threads);
+        ctx.profiler = profiler;
+        Transformer model(m.checkpoint, resolve_variant(variant), ctx);
+        Sampler sampler(m.checkpoint.config().vocab_size, 0.0f, 0.9f, 1);
+        return generate(model, tok, sampler, prompt, steps, [](std::string_view) {});
+    }
+
+    Record measure_variant(const Model& m, const Tokenizer& tok, const std::vector<int>& prompt, int steps,
+                           int gate_steps, const std::vector<int>& reference, const std::string& variant, int threads) {
+        const Kernels k = resolve_variant(variant);
+        const int P = static_cast<int>(prompt.size());
+        Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
+        r.matmul = k.matmul->name;
+        r.attention = k.attention->name;
+        std::fprintf(stderr, "bench_all: %s %s threads=%d: gate", m.spec.name.c_str(), variant.c_str(), threads);
+        reset_peak_rss();
+        ExecContext ctx(threads);
+        Transformer model(m.checkpoint, k, ctx);
+        auto run_once = [&](int n_steps) {
+            Sampler sampler(m.checkpoint.config().vocab_size, 0.0f, 0.9f, 1);
+            return generate(model, tok, sampler, prompt, n_steps, [](std::string_view) {});
+        };
+        const std::vector<int> tokens = run_once(gate_steps).tokens;
+        std::size_t same = 0;
+        for (std::size_t i = 0; i < tokens.size() && i < reference.size(); i++) same += tokens[i] == reference[i];
+        const bool lossy = k.matmul->tolerance > 1e-4f || k.attention->tolerance > 1e-4f;
+        if (lossy) r.agreement = static_cast<double>(same) / static_cast<double>(std::max<std::size_t>(1, reference.size()));
+        if (!lossy && (tokens != reference)) {
+            std::fprintf(stderr, " diverged from naive at %zu of %zu tokens, not timed\n", same, reference.size());
+            r.status = "diverged";
+            return r;
+        }
+        std::vector<double> prefill, decode, ttft;
+        for (int rep = -1; rep < o_.repetitions; rep++) {  // rep -1 is the warm-up
+            check_stop();
+            std::fprintf(stderr, rep < 0 ? ", warm-up" : ", %d", rep + 1);
+            const GenerationResult g = run_once(steps);
+            if (rep < 0) continue;
+            prefill.push_back(g.timing.prefill_tok_s());
+            decode.push_back(g.timing.decode_tok_s());
+            ttft.push_back(g.timing.ttft_seconds * 1e3);
+        }
+        r.prefill_tok_s = summarize(prefill);
+        r.decode_tok_s = summarize(decode);
+        r.ttft_ms = summarize(ttft);
+        r.peak_rss_mb = peak_rss_mb();
+        if (o_.profile) {
+            Profiler prof;
+            ctx.profiler = &prof;
+            run_once(steps);
+            ctx.profiler = nullptr;
+            std::vector<std::pair<std::string, double>> ops;
+            for (int op = 0; op < static_cast<int>(Op::count); op++) {
+                ops.emplace_back(op_name(static_cast<Op>(op)), prof.seconds(static_cast<Op>(op)) * 1e3 / steps);
+            }
+            r.profile = ops;
+        }
+        std::fprintf(stderr, ": decode %.1f tok/s\n", r.decode_tok_s.median);
+        return r;
+    }
+
+    struct Baseline {
+        std::string name;
+        std::vector<std::string> command;
+        std::string threads_env;  // empty: single-threaded
+    };
+
+    void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
+        const std::string py = std::string(WORKBENCH_PYTHON), scripts = std::string(WORKBENCH_SOURCE_DIR) + "/bench/baselines/python/";
+        const std::vector<Baseline> baselines = {
+            {"c-run", {bin_dir_ + "/baseline-run"}, ""},
+            {"c-runfast", {bin_dir_ + "/baseline-runfast"}, ""},
+            {"c-runomp", {bin_dir_ + "/baseline-runomp"}, "OMP_NUM_THREADS"},
+            {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS"},
+            {"python", {py, scripts + "llama2_pure.py"}, ""},
+        };
+        const Tokenizer tok(m.tokenizer_path, m.checkpoint.config().vocab_size);
+        for (const Baseline& b : baselines) {
+            const bool python = b.name == "python";
+            if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
+                std::fprintf(stderr, "bench_all: %s: pure Python skipped (over %llu parameters)\n", m.spec.name.c_str(),
+                             static_cast<unsigned long long>(kPythonMaxParams));
+                continue;
+            }
+            const std::string b_text = python ? prompt_text(tok, kPythonTokens) : text;
+            const int b_P = python ? static_cast<int>(tok.encode(b_text, true).size()) : P;
+            const int b_N = python ? kPythonTokens : N;
+            for (const int threads : o_.threads) {
+                if (b.threads_env.empty() && threads != 1) continue;
+                check_stop();
+                rows.push_back({b.name, threads, measure_baseline(m, b, b_text, b_P, b_N, threads, python ? 1 : o_.repetitions)});
+                append_record(rows.back().record, o_.output, stem_);
+            }
+        }
+    }
+
+    Record measure_baseline(const Model& m, const Baseline& b, const std::string& text, int P, int N, int threads, int reps) {
+        Record r = base_record(m, "baseline", b.name, threads, P, N);
+        r.repetitions = reps;
+        std::vector<std::string> argv = b.command;
+        for (const std::string& a : {m.file, std::string("-z"), m.tokenizer_path, std::string("-t"), std::string("0"),
+                                     std::string("-n"), std::to_string(P + N - 1), std::string("-i"), text}) {
+            argv.push_back(a);
+        }
+        std::vector<std::string> env;
+        if (!b.threads_env.empty()) env.push_back(b.threads_env + "=" + std::to_string(threads));
+        std::fprintf(stderr, "bench_all: %s %s threads=%d:", m.spec.name.c_str(), b.name.c_str(), threads);
+        std::vector<double> prefill, decode, ttft;
+        for (int rep = reps > 1 ? -1 : 0; rep < reps; rep++) {
+            check_stop();
+            std::fprintf(stderr, rep < 0 ? " warm-up" : " %d", rep + 1);
+            const ProcessResult p = run_process(argv, env, &g_child);
+            check_stop();
+            const std::optional<ParsedTiming> t = parse_timing_line(p.err);
+            if (p.exit_code != 0 || !t) {
+                const std::string why = p.err.substr(0, p.err.find('\n'));
+                std::fprintf(stderr, " failed (exit %d): %s\n", p.exit_code, why.c_str());
+                r.status = "failed";
+                return r;
+            }
+            if (rep < 0) continue;
+            prefill.push_back(t->prefill_tok_s);
+            decode.push_back(t->decode_tok_s);
+            ttft.push_back(t->ttft_ms);
+            r.peak_rss_mb = std::max(r.peak_rss_mb, p.peak_rss_mb);
+        }
+        r.prefill_tok_s = summarize(prefill);
+        r.decode_tok_s = summarize(decode);
+        r.ttft_ms = summarize(ttft);
+        std::fprintf(stderr, ": decode %.1f tok/s\n", r.decode_tok_s.median);
+        return r;
+    }
+
+    Options o_;
+    BuildInfo build_;
+    std::string stem_, bin_dir_;
+};
+
+int bench_main(int argc, char** argv) {
+    Options o = parse(argc, argv);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    Bench bench(std::move(o));
+    if (!bench.run()) {
+        std::fprintf(stderr, "bench_all: interrupted; the records above are complete, the measurement under way was dropped\n");
+        return 130;
     }
     return 0;
 }

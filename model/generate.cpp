@@ -7,12 +7,16 @@ namespace wb {
 
 namespace {
 
-std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int context) {
-    std::vector<int> tokens = tok.encode(text, true);
-    if (static_cast<int>(tokens.size()) > context) {
-        throw std::length_error("prompt is " + std::to_string(tokens.size()) + " tokens, longer than the context of " +
+void check_fits(std::size_t prompt_tokens, int context) {
+    if (static_cast<int>(prompt_tokens) > context) {
+        throw std::length_error("prompt is " + std::to_string(prompt_tokens) + " tokens, longer than the context of " +
                                 std::to_string(context));
     }
+}
+
+std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int context) {
+    std::vector<int> tokens = tok.encode(text, true);
+    check_fits(tokens.size(), context);
     return tokens;
 }
 
@@ -20,8 +24,14 @@ std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int 
 
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string_view prompt,
                           int steps, const TextSink& out) {
+    return generate(model, tok, sampler, encode_prompt(tok, prompt, model.config().seq_len), steps, out);
+}
+
+GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::span<const int> prompt_tokens,
+                          int steps, const TextSink& out) {
     using clock = std::chrono::steady_clock;
-    const std::vector<int> prompt_tokens = encode_prompt(tok, prompt, model.config().seq_len);
+    if (prompt_tokens.empty()) throw std::invalid_argument("the prompt needs at least the BOS token");
+    check_fits(prompt_tokens.size(), model.config().seq_len);
     const int P = static_cast<int>(prompt_tokens.size());
     steps = std::max(steps, P);  // the whole prompt is always processed
 

@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <istream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,9 +22,13 @@ struct GenerationResult {
     std::vector<int> tokens;  // the sampled tokens, in order
 };
 
-// Processes the prompt (BOS + encoded text) in one forward call, then samples until `steps` positions
+// Processes the prompt tokens (BOS first) in one forward call, then samples until `steps` positions
 // (prompt included) are used or BOS is sampled. Prompt and generated text go to out.
 // Throws std::length_error when the prompt does not fit in the context.
+GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::span<const int> prompt,
+                          int steps, const TextSink& out);
+
+// The same for text: BOS + its encoding.
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string_view prompt,
                           int steps, const TextSink& out);
 

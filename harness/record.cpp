@@ -1,0 +1,146 @@
+#include "harness/record.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <sstream>
+
+#include "harness/json.h"
+#include "harness/machine.h"
+
+namespace wb {
+
+Summary summarize(std::vector<double> samples) {
+    Summary s;
+    s.samples = samples;
+    if (samples.empty()) return s;
+    std::sort(samples.begin(), samples.end());
+    const std::size_t n = samples.size();
+    s.median = n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2;
+    s.min = samples.front();
+    s.max = samples.back();
+    double mean = 0;
+    for (const double v : samples) mean += v / static_cast<double>(n);
+    double var = 0;
+    for (const double v : samples) var += (v - mean) * (v - mean);
+    s.stddev = n > 1 ? std::sqrt(var / static_cast<double>(n - 1)) : 0.0;
+    return s;
+}
+
+static std::string command_output(const std::string& command) {
+    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(command.c_str(), "r"), pclose);
+    if (!p) return "";
+    std::string out;
+    char buf[256];
+    while (std::fgets(buf, sizeof buf, p.get()) != nullptr) out += buf;
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+    return out;
+}
+
+BuildInfo build_info() {
+    const std::string git = std::string("git -C '") + WORKBENCH_SOURCE_DIR + "' ";
+    std::string sha = command_output(git + "rev-parse --short HEAD 2>/dev/null");
+    if (sha.empty()) sha = "unknown";
+    else if (!command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty()) sha += "-dirty";
+    return {sha, std::string("g++ ") + __VERSION__, WORKBENCH_CXX_FLAGS, cpu_model(), host_name()};
+}
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+static void write_summary(JsonWriter& j, const char* key, const Summary& s) {
+    j.key(key).begin_object().begin_array("samples");
+    for (const double v : s.samples) j.value(v);
+    j.end_array().field("median", s.median).field("stddev", s.stddev).field("min", s.min).field("max", s.max).end_object();
+}
+
+static void optional_string(JsonWriter& j, const char* key, const std::optional<std::string>& v) {
+    j.key(key);
+    if (v) j.value(*v);
+    else j.null();
+}
+
+std::string to_json(const Record& r) {
+    JsonWriter j;
+    j.begin_object()
+        .field("schema", 1)
+        .field("kind", "e2e")
+        .field("timestamp", r.timestamp)
+        .field("git_sha", r.build.git_sha)
+        .field("compiler", r.build.compiler)
+        .field("flags", r.build.flags)
+        .field("cpu", r.build.cpu)
+        .field("host", r.build.host)
+        .field("impl", r.impl)
+        .field("variant", r.variant);
+    optional_string(j, "matmul", r.matmul);
+    optional_string(j, "attention", r.attention);
+    j.field("threads", r.threads)
+        .field("model", r.model)
+        .field("model_source", r.model_source)
+        .field("model_bytes", r.model_bytes)
+        .field("prompt_tokens", r.prompt_tokens)
+        .field("gen_tokens", r.gen_tokens)
+        .field("repetitions", r.repetitions);
+    write_summary(j, "prefill_tok_s", r.prefill_tok_s);
+    write_summary(j, "decode_tok_s", r.decode_tok_s);
+    write_summary(j, "ttft_ms", r.ttft_ms);
+    j.field("peak_rss_mb", r.peak_rss_mb).field("status", r.status).key("agreement");
+    if (r.agreement) j.value(*r.agreement);
+    else j.null();
+    j.key("profile");
+    if (r.profile) {
+        j.begin_object();
+        for (const auto& [op, ms] : *r.profile) j.field(op, ms);
+        j.end_object();
+    } else {
+        j.null();
+    }
+    j.end_object();
+    return j.str();
+}
+
+std::string csv_header() {
+    return "timestamp,git_sha,impl,variant,matmul,attention,threads,model,model_bytes,prompt_tokens,gen_tokens,"
+           "repetitions,prefill_tok_s_median,prefill_tok_s_stddev,decode_tok_s_median,decode_tok_s_stddev,"
+           "ttft_ms_median,peak_rss_mb,status,agreement";
+}
+
+std::string to_csv(const Record& r) {
+    std::ostringstream o;
+    auto quoted = [](const std::string& s) { return s.find_first_of(",\"") == std::string::npos ? s : json_escape(s); };
+    o << r.timestamp << ',' << r.build.git_sha << ',' << r.impl << ',' << quoted(r.variant) << ','
+      << r.matmul.value_or("") << ',' << r.attention.value_or("") << ',' << r.threads << ',' << quoted(r.model) << ','
+      << r.model_bytes << ',' << r.prompt_tokens << ',' << r.gen_tokens << ',' << r.repetitions << ','
+      << r.prefill_tok_s.median << ',' << r.prefill_tok_s.stddev << ',' << r.decode_tok_s.median << ','
+      << r.decode_tok_s.stddev << ',' << r.ttft_ms.median << ',' << r.peak_rss_mb << ',' << r.status << ',';
+    if (r.agreement) o << *r.agreement;
+    return o.str();
+}
+
+static std::string read_all(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void append_record(const Record& r, const std::string& dir, const std::string& stem) {
+    const std::filesystem::path base = std::filesystem::path(dir) / stem;
+    const std::string jsonl = base.string() + ".jsonl", csv = base.string() + ".csv";
+    write_file_atomically(jsonl, read_all(jsonl) + to_json(r) + "\n");
+    std::string old_csv = read_all(csv);
+    if (old_csv.empty()) old_csv = csv_header() + "\n";
+    write_file_atomically(csv, old_csv + to_csv(r) + "\n");
+}
+
+}  // namespace wb
