@@ -32,6 +32,7 @@ void print_help() {
         "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
         "  --threads N        threads, 1..%d (default: all %u cores)\n"
         "  --synthetic SHAPE  random weights of a standard shape instead of a file: %s\n"
+        "  --profile          print time per operation per token (stderr) after the run\n"
         "  --list-variants    print the variants, one a line, and exit\n"
         "  --help             this text\n"
         "Text goes to stdout; one timing line (prefill tok/s, decode tok/s, time to first token) to stderr.\n"
@@ -48,6 +49,17 @@ void list_variants() {
     }
 }
 
+void print_profile(const Profiler& p, int positions) {
+    double total = 0;
+    for (int op = 0; op < static_cast<int>(Op::count); op++) total += p.seconds(static_cast<Op>(op));
+    std::fprintf(stderr, "%-12s %10s %12s %7s\n", "op", "total ms", "ms/position", "share");
+    for (int op = 0; op < static_cast<int>(Op::count); op++) {
+        const double s = p.seconds(static_cast<Op>(op));
+        std::fprintf(stderr, "%-12s %10.2f %12.4f %6.1f%%\n", op_name(static_cast<Op>(op)), s * 1e3, s * 1e3 / positions,
+                     total > 0 ? 100 * s / total : 0.0);
+    }
+}
+
 int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
     std::string prompt, system_prompt, mode = "generate";
@@ -56,6 +68,7 @@ int generate_main(int argc, char** argv) {
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    bool profile = false;
 
     cli::Args args(argc, argv);
     while (args.next()) {
@@ -87,6 +100,8 @@ int generate_main(int argc, char** argv) {
             variant = args.value();
         } else if (a == "--threads") {
             threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
+        } else if (a == "--profile") {
+            profile = true;
         } else if (a == "--synthetic") {
             synthetic = std::string(args.value());
         } else if (!a.empty() && a[0] == '-') {
@@ -122,6 +137,8 @@ int generate_main(int argc, char** argv) {
     const auto rng_seed = static_cast<std::uint64_t>(seed > 0 ? seed : static_cast<long long>(std::time(nullptr)));
     Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
     ExecContext ctx(threads);
+    Profiler profiler;
+    if (profile) ctx.profiler = &profiler;
     Transformer model(*checkpoint, kernels, ctx);
 
     const TextSink out = [](std::string_view s) {
@@ -133,6 +150,7 @@ int generate_main(int argc, char** argv) {
         return 0;
     }
     const GenerationResult r = generate(model, tokenizer, sampler, prompt, static_cast<int>(steps), out);
+    if (profile) print_profile(profiler, r.timing.prefill_tokens + r.timing.decode_tokens);
     std::fprintf(stderr, "%s\n", format_timing_line(r.timing).c_str());
     return 0;
 }

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "harness/profiler.h"
+
 namespace wb {
 
 namespace {
@@ -18,6 +20,11 @@ std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int 
     std::vector<int> tokens = tok.encode(text, true);
     check_fits(tokens.size(), context);
     return tokens;
+}
+
+int sample(Transformer& model, Sampler& sampler, float* logits) {
+    OpTimer timer(model.context().profiler, Op::softmax);
+    return sampler.sample(logits);
 }
 
 }  // namespace
@@ -42,7 +49,7 @@ GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sam
     float* logits = model.forward(prompt_tokens.data(), P, 0);
     result.timing.prefill_tokens = P;
     result.timing.prefill_seconds = seconds_since(t0);
-    int next = sampler.sample(logits);
+    int next = sample(model, sampler, logits);
     result.timing.ttft_seconds = seconds_since(t0);
 
     const auto t1 = clock::now();
@@ -54,7 +61,7 @@ GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sam
         token = next;
         if (pos >= steps) break;
         logits = model.forward(&token, 1, pos);
-        next = sampler.sample(logits);
+        next = sample(model, sampler, logits);
         result.timing.decode_tokens++;
     }
     result.timing.decode_seconds = result.timing.decode_tokens > 0 ? seconds_since(t1) : 0.0;
@@ -95,7 +102,7 @@ void chat(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::strin
         pos += static_cast<int>(tokens.size());
         int token = tokens.back();
         while (true) {
-            const int next = sampler.sample(logits);
+            const int next = sample(model, sampler, logits);
             if (next == Tokenizer::kEos || next == Tokenizer::kBos) break;
             out(decoder.next(token, next));
             token = next;
