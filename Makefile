@@ -1,7 +1,13 @@
 # Front door. `make bench` runs the main job, `make test` every test (Release and ASan+UBSan trees).
 JOBS ?= $(shell nproc)
+PYTHON ?= /usr/bin/python3
+RESULTS ?= results
+# Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
+BENCH_ARGS ?= --profile
+KERNEL_FILTER ?= .
+KERNEL_MIN_TIME ?= 0.1
 
-.PHONY: all bootstrap build build-asan bench test clean
+.PHONY: all bootstrap build build-asan bench bench-kernels report test clean
 
 all: build
 
@@ -16,8 +22,19 @@ build-asan: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
+# The main job: this machine's ceilings, every kernel alone, every variant end to end, the report.
 bench: build
-	build/bin/bench_all
+	build/bin/probe_machine -o $(RESULTS)/machine.json
+	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME) \
+	  --benchmark_out=$(RESULTS)/bench_kernels.json --benchmark_out_format=json
+	build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS)
+	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
+
+bench-kernels: build
+	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME)
+
+report:
+	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
 test: build build-asan
 	ctest --preset release -j $(JOBS)

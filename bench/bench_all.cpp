@@ -52,6 +52,7 @@ struct Options {
     int prompt_tokens = 64, gen_tokens = 128, repetitions = 5;
     bool baselines = true, profile = false, quick = false;
     std::string output = "results";
+    std::string command;  // argv, for the records
 };
 
 constexpr int kGateTokens = 32;
@@ -92,6 +93,7 @@ std::vector<std::string> split(std::string_view s) {
 
 Options parse(int argc, char** argv) {
     Options o;
+    for (int i = 0; i < argc; i++) o.command += (i ? " " : "") + std::string(argv[i]);
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     bool prompt_set = false, gen_set = false, reps_set = false;
     cli::Args args(argc, argv);
@@ -277,6 +279,7 @@ private:
     Record base_record(const Model& m, const std::string& impl, const std::string& variant, int threads, int P, int N) {
         Record r;
         r.timestamp = utc_now();
+        r.command = o_.command;
         r.build = build_;
         r.impl = impl;
         r.variant = variant;

@@ -77,6 +77,7 @@ std::string to_json(const Record& r) {
         .field("schema", 1)
         .field("kind", "e2e")
         .field("timestamp", r.timestamp)
+        .field("command", r.command)
         .field("git_sha", r.build.git_sha)
         .field("compiler", r.build.compiler)
         .field("flags", r.build.flags)

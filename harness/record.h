@@ -23,6 +23,7 @@ BuildInfo build_info();  // of this binary, the source tree it came from and thi
 
 struct Record {
     std::string timestamp;  // UTC ISO 8601
+    std::string command;    // the command line that produced it
     BuildInfo build;
     std::string impl;     // "workbench" or "baseline"
     std::string variant;  // variant or baseline name
