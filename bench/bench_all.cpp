@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "cli/args.h"
+#include "harness/json.h"
+#include "harness/machine.h"
 #include "harness/process.h"
 #include "harness/record.h"
 #include "harness/timing.h"
@@ -56,6 +58,7 @@ struct Options {
 };
 
 constexpr int kGateTokens = 32;
+constexpr int kSweepContext = 8192;  // the stories15M shape, its context stretched for the position sweep
 constexpr int kPythonTokens = 8;                // pure Python: a short prompt and generation
 constexpr std::uint64_t kPythonMaxParams = 30'000'000;  // and only on models it finishes in seconds
 
@@ -74,12 +77,13 @@ void print_help() {
         "  --gen-tokens N        generated tokens (default 128)\n"
         "  --repetitions R       timed runs after one warm-up (default 5)\n"
         "  --no-baselines        skip the C and Python baselines\n"
-        "  --profile             also record time per operation per token\n"
+        "  --profile             also record time per operation per position, and sweep decode positions\n"
+        "                        128 .. %d on the stories15M shape to find where attention overtakes the matmuls\n"
         "  --quick               a smoke run of about a minute (P=16, N=32, R=2, small models)\n"
         "  --output DIR          where records go (default results)\n"
         "  --help                this text\n"
         "Models directory (tokenizers, stories260K): $WORKBENCH_MODELS or %s\n",
-        shape_names().c_str(), WORKBENCH_MODELS_DIR);
+        shape_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
 }
 
 std::vector<std::string> split(std::string_view s) {
@@ -260,6 +264,13 @@ public:
     // Returns false when interrupted.
     bool run() {
         bool completed = true;
+        if (o_.profile) {
+            try {
+                position_sweep();
+            } catch (const Interrupted&) {
+                return false;
+            }
+        }
         for (const ModelSpec& spec : o_.models) {
             std::vector<Row> rows;
             try {
@@ -385,6 +396,66 @@ private:
         }
         std::fprintf(stderr, ": decode %.1f tok/s\n", r.decode_tok_s.median);
         return r;
+    }
+
+    // Decode steps at growing positions on the stories15M shape with the default variant: per-op time
+    // at each position, and the first position where attention costs more than all the matmuls.
+    void position_sweep() {
+        Config c = *find_shape("stories15M");
+        c.seq_len = kSweepContext;
+        const Checkpoint ck = synthetic_checkpoint(c, 1, "stories15M-8k");
+        const std::string variant = default_variant();
+        const int threads = o_.threads.front();
+        ExecContext ctx(threads);
+        Profiler prof;
+        Transformer model(ck, resolve_variant(variant), ctx);
+        std::vector<int> positions;
+        for (int p = 128; p < kSweepContext; p *= 2) positions.push_back(p);
+        positions.push_back(kSweepContext - 1);
+        JsonWriter j;
+        j.begin_object().field("schema", 1).field("kind", "position_profile").field("timestamp", utc_now())
+            .field("command", o_.command).field("git_sha", build_.git_sha).field("cpu", build_.cpu)
+            .field("model", "stories15M").field("context", kSweepContext).field("variant", variant)
+            .field("threads", threads).begin_array("positions");
+        for (const int p : positions) j.value(p);
+        j.end_array().key("ms").begin_object();
+        std::vector<std::vector<double>> ms(static_cast<int>(Op::count));
+        constexpr int kSteps = 5;
+        std::fprintf(stderr, "bench_all: position sweep (stories15M shape, %s, %d thread%s):", variant.c_str(), threads,
+                     threads > 1 ? "s" : "");
+        std::optional<int> crossover;
+        for (const int p : positions) {
+            check_stop();
+            const int token = 42;
+            model.forward(&token, 1, p - 1);  // warm-up
+            ctx.profiler = &prof;
+            prof.reset();
+            for (int i = 0; i < kSteps; i++) model.forward(&token, 1, p);
+            ctx.profiler = nullptr;
+            double matmuls = 0;
+            for (int op = 0; op < static_cast<int>(Op::count); op++) {
+                ms[op].push_back(prof.seconds(static_cast<Op>(op)) * 1e3 / kSteps);
+                const Op o = static_cast<Op>(op);
+                if (o == Op::qkv || o == Op::o || o == Op::ffn_up_gate || o == Op::ffn_down || o == Op::classifier) {
+                    matmuls += ms[op].back();
+                }
+            }
+            if (!crossover && ms[static_cast<int>(Op::attention)].back() > matmuls) crossover = p;
+            std::fprintf(stderr, " %d", p);
+        }
+        for (int op = 0; op < static_cast<int>(Op::count); op++) {
+            j.begin_array(op_name(static_cast<Op>(op)));
+            for (const double v : ms[op]) j.value(v);
+            j.end_array();
+        }
+        j.end_object().key("attention_overtakes_matmuls_at");
+        if (crossover) j.value(*crossover);
+        else j.null();
+        j.end_object();
+        const std::string path = (std::filesystem::path(o_.output) / (stem_ + ".jsonl")).string();
+        append_line(path, j.str());
+        if (crossover) std::fprintf(stderr, ": attention overtakes the matmuls at position %d\n", *crossover);
+        else std::fprintf(stderr, ": attention stays below the matmuls up to position %d\n", kSweepContext - 1);
     }
 
     struct Baseline {

@@ -135,10 +135,14 @@ static std::string read_all(const std::filesystem::path& p) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+void append_line(const std::string& path, const std::string& line) {
+    write_file_atomically(path, read_all(path) + line + "\n");
+}
+
 void append_record(const Record& r, const std::string& dir, const std::string& stem) {
     const std::filesystem::path base = std::filesystem::path(dir) / stem;
     const std::string jsonl = base.string() + ".jsonl", csv = base.string() + ".csv";
-    write_file_atomically(jsonl, read_all(jsonl) + to_json(r) + "\n");
+    append_line(jsonl, to_json(r));
     std::string old_csv = read_all(csv);
     if (old_csv.empty()) old_csv = csv_header() + "\n";
     write_file_atomically(csv, old_csv + to_csv(r) + "\n");

@@ -47,4 +47,7 @@ std::string to_csv(const Record& r);
 // Appends r to <dir>/<stem>.jsonl and <dir>/<stem>.csv.
 void append_record(const Record& r, const std::string& dir, const std::string& stem);
 
+// Appends one line to a file, atomically (the whole file is rewritten through a rename).
+void append_line(const std::string& path, const std::string& line);
+
 }  // namespace wb
