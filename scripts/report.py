@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from results_io import load_jsonl, median, newest, num, ratio, warn  # noqa: E402
+from results_io import load_position_profiles, load_jsonl, median, newest, num, ratio, warn  # noqa: E402
 
 BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
 SUMMARY_BASELINES = ("c-runfast", "numpy", "python")
@@ -238,6 +238,33 @@ def plot_profile(runs, models, rank, path):
     save(fig, path)
 
 
+MATMUL_OPS = ("qkv", "o", "ffn_up_gate", "ffn_down", "classifier")
+
+
+def plot_positions(profile, path):
+    """Attention against all matmuls per decode step, by position, with the crossover marked."""
+    pos = np.array(profile["positions"])
+    matmuls = sum(np.array(profile["ms"].get(op, [0.0] * len(pos))) for op in MATMUL_OPS)
+    attention = np.array(profile["ms"].get("attention", [0.0] * len(pos)))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(pos, matmuls, "o-", label="all matmuls")
+    ax.plot(pos, attention, "s-", label="attention")
+    cross = profile.get("attention_overtakes_matmuls_at")
+    if cross:
+        ax.axvline(cross, color="grey", linestyle="--")
+        ax.annotate(f"attention overtakes\nat position {cross}", (cross, ax.get_ylim()[1] * 0.9),
+                    xytext=(6, 0), textcoords="offset points", fontsize=9, va="top")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("decode position (tokens already in the KV cache)")
+    ax.set_ylabel("ms per decode step")
+    ax.set_title(f"{profile['model']} shape, {profile['variant']}, {profile['threads']} thread(s): "
+                 "where attention overtakes the matmuls")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    save(fig, path)
+
+
 # ---- inputs ----------------------------------------------------------------------------------
 
 def load_benchmarks(paths):
@@ -358,10 +385,11 @@ def main():
     args = parser.parse_args()
     out = args.out or args.results / "report"
 
-    records = []
+    records, positions = [], []
     for path in sorted(args.results.glob("*.jsonl")):
         try:
             records += load_jsonl(path)
+            positions += load_position_profiles(path)
         except (OSError, UnicodeDecodeError) as e:
             warn(f"{path}: skipped unreadable file ({e})")
     if not records:
@@ -406,6 +434,16 @@ def main():
     if profiled:
         plot_profile(profiled, res.models, res.rank, out / "profile.png")
     md += figure("per-op profile", "profile.png", bool(profiled), "No records with a profile; profile skipped.")
+    md += ["## Attention against the matmuls by position", ""]
+    if positions:
+        latest = max(positions, key=lambda p: p["_time"])
+        plot_positions(latest, out / "positions.png")
+        cross = latest.get("attention_overtakes_matmuls_at")
+        md += [f"Decode steps of the {latest['model']} shape ({latest['variant']}, {latest['threads']} thread(s)): "
+               + (f"attention overtakes the matmuls at position {cross}." if cross else
+                  f"attention stays below the matmuls up to position {latest['positions'][-1]}."), ""]
+    md += figure("attention vs matmuls by position", "positions.png", bool(positions),
+                 "No position profile (bench_all --profile); skipped.")
     md += records_section(res)
 
     (out / "REPORT.md").write_text("\n".join(md) + "\n")

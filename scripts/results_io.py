@@ -76,6 +76,25 @@ def load_jsonl(path):
     return records
 
 
+def load_position_profiles(path):
+    """The position_profile objects of one JSON-lines file (bench_all --profile), valid ones only."""
+    profiles = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # load_jsonl already warns about malformed lines
+            if not isinstance(obj, dict) or obj.get("kind") != "position_profile":
+                continue
+            positions, ms = obj.get("positions"), obj.get("ms")
+            if (isinstance(positions, list) and isinstance(ms, dict) and positions
+                    and all(isinstance(v, list) and len(v) == len(positions) for v in ms.values())):
+                obj["_time"] = parse_time(obj.get("timestamp", "1970-01-01T00:00:00Z"))
+                profiles.append(obj)
+    return profiles
+
+
 def newest(records, key):
     """{key(r): the newest r}, keys in order of first appearance."""
     out = {}

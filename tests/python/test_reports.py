@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "results"
 REPORT = ROOT / "scripts" / "report.py"
 COMPARE = ROOT / "scripts" / "compare.py"
-PNGS = ("speedup_stories15M.png", "speedup_stories110M.png", "threads.png", "roofline.png", "profile.png")
+PNGS = ("speedup_stories15M.png", "speedup_stories110M.png", "threads.png", "roofline.png", "profile.png",
+        "positions.png")
 
 
 def run(script, *args):
@@ -163,6 +164,13 @@ class ReportTest(unittest.TestCase):
         self.assertIn("roofline skipped", md)
         self.assertNotIn("](roofline.png)", md)
         self.assertTrue(all(row["of ceiling"] == "n/a" for row in markdown_table(md, "## Summary")))
+
+    def test_position_profile_names_the_crossover(self):
+        profiles = [json.loads(line) for line in (FIXTURE / "run.jsonl").read_text().splitlines()
+                    if line.strip() and json.loads(line).get("kind") == "position_profile"]
+        self.assertEqual(len(profiles), 1)
+        self.assertIn(f"overtakes the matmuls at position {profiles[0]['attention_overtakes_matmuls_at']}", self.md)
+        self.assertIn("](positions.png)", self.md)
 
     def test_empty_results_dir_exits_1(self):
         empty = self.tmp / "empty"
