@@ -6,7 +6,7 @@ namespace matmul {
 extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, bf16, bf16_widening;
 }
 namespace attention {
-extern const AttentionKernel naive;
+extern const AttentionKernel naive, simd, tbb, flash;
 }
 
 // One row per kernel. Adding a kernel: its file under kernels/<op>/, its name in these lists.
@@ -17,6 +17,9 @@ static const MatmulKernel* const kMatmulKernels[] = {
 };
 static const AttentionKernel* const kAttentionKernels[] = {
     &attention::naive,
+    &attention::simd,
+    &attention::tbb,
+    &attention::flash,
 };
 
 std::span<const MatmulKernel* const> matmul_kernels() { return kMatmulKernels; }

@@ -1,7 +1,133 @@
+// Attention kernels alone: every registered kernel over head sizes, context positions, query rows
+// and thread counts, plus a 512-token prefill against 512 single-token decode calls.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
 #include "bench/kernels/registrations.h"
+#include "kernels/exec_context.h"
+#include "kernels/registry.h"
 
 namespace wb::bench {
+namespace {
 
-void register_attention_benchmarks() {}
+struct AttentionShape {
+    const char* label;
+    int n_heads;
+    int n_kv_heads;
+    int head_size;
+
+    int dim() const { return n_heads * head_size; }
+    int kv_dim() const { return n_kv_heads * head_size; }
+};
+
+// dim 768 at three head sizes (multi-head), and TinyLlama-1.1B's grouped-query layer.
+constexpr AttentionShape kShapes[] = {
+    {"hs48", 16, 16, 48},
+    {"hs64", 12, 12, 64},
+    {"hs128", 6, 6, 128},
+    {"tinyllama", 32, 4, 64},
+};
+constexpr AttentionShape kTinyLlama = kShapes[3];
+
+// Queries for m rows and a KV cache filled up to row pos + m - 1, random normal values.
+struct AttentionOperands {
+    std::vector<float> q, k, v, out;
+
+    AttentionOperands(const AttentionShape& s, int pos, int m) {
+        std::mt19937 rng(42);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        q.resize(static_cast<std::size_t>(m) * s.dim());
+        k.resize(static_cast<std::size_t>(pos + m) * s.kv_dim());
+        v.resize(k.size());
+        out.resize(q.size());
+        for (auto* buffer : {&q, &k, &v}) {
+            for (float& x : *buffer) x = normal(rng);
+        }
+    }
+
+    // Rows first_row .. first_row+m-1 of q and out, at cache position pos.
+    AttentionArgs args(const AttentionShape& s, int pos, int m, int first_row = 0) {
+        const std::size_t offset = static_cast<std::size_t>(first_row) * s.dim();
+        return {q.data() + offset, k.data(), v.data(), out.data() + offset, m, pos,
+                s.n_heads,         s.n_kv_heads, s.head_size};
+    }
+
+    double bytes() const { return 4.0 * static_cast<double>(q.size() + k.size() + v.size() + out.size()); }
+};
+
+// Counters per call: flops of scores and weighted sum (2 * 2 * keys * head_size per head and row), KV bytes read.
+void set_counters(benchmark::State& state, double flops, double kv_bytes, double working_set) {
+    state.counters["GFLOPS"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GBps"] = benchmark::Counter(kv_bytes * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["working_set"] = benchmark::Counter(working_set);
+}
+
+void bench_call(benchmark::State& state, const AttentionKernel* kernel, AttentionShape s, int pos, int m,
+                int threads) {
+    ExecContext ctx(threads);
+    AttentionOperands ops(s, pos, m);
+    const AttentionArgs args = ops.args(s, pos, m);
+    for (auto _ : state) {
+        kernel->run(args, ctx);
+        benchmark::ClobberMemory();
+    }
+    set_counters(state, 4.0 * pos * s.head_size * s.n_heads * m, 2.0 * pos * s.kv_dim() * 4, ops.bytes());
+}
+
+// 512 prompt tokens at positions 0 .. 511: one batched call (prefill512) or 512 single-row calls (decode512).
+constexpr int kPrompt = 512;
+
+void bench_prompt(benchmark::State& state, const AttentionKernel* kernel, bool batched, int threads) {
+    const AttentionShape& s = kTinyLlama;
+    ExecContext ctx(threads);
+    AttentionOperands ops(s, 0, kPrompt);
+    for (auto _ : state) {
+        if (batched) {
+            kernel->run(ops.args(s, 0, kPrompt), ctx);
+        } else {
+            for (int p = 0; p < kPrompt; p++) kernel->run(ops.args(s, p, 1, p), ctx);
+        }
+        benchmark::ClobberMemory();
+    }
+    const double keys = kPrompt * (kPrompt + 1) / 2.0;  // summed over the rows
+    set_counters(state, 4.0 * keys * s.head_size * s.n_heads, 2.0 * keys * s.kv_dim() * 4, ops.bytes());
+}
+
+}  // namespace
+
+void register_attention_benchmarks() {
+    constexpr int kPositions[] = {128, 512, 1024, 2048, 4096};
+    constexpr int kRows[] = {1, 64};
+    constexpr int kThreads[] = {1, 2};
+    for (const AttentionKernel* kernel : attention_kernels()) {
+        if (!kernel->available()) continue;
+        const std::string kernel_name = kernel->name;
+        for (const AttentionShape& s : kShapes) {
+            for (int pos : kPositions) {
+                for (int m : kRows) {
+                    for (int t : kThreads) {
+                        const std::string name = kernel_name + "/" + s.label + "/pos:" + std::to_string(pos) +
+                                                 "/m:" + std::to_string(m) + "/threads:" + std::to_string(t);
+                        auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_call, kernel, s, pos, m, t);
+                        b->Unit(benchmark::kMicrosecond);
+                        if (t > 1) b->UseRealTime();
+                    }
+                }
+            }
+        }
+        for (int t : kThreads) {
+            for (bool batched : {true, false}) {
+                const std::string name = kernel_name + (batched ? "/prefill512/m:512" : "/decode512/m:1") +
+                                         "/threads:" + std::to_string(t);
+                auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_prompt, kernel, batched, t);
+                b->Unit(benchmark::kMillisecond);
+                if (t > 1) b->UseRealTime();
+            }
+        }
+    }
+}
 
 }  // namespace wb::bench

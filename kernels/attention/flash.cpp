@@ -1,0 +1,309 @@
+// Flash attention: one pass over the KV cache in tiles of keys with an online softmax (running max
+// and running sum per row, the accumulated values rescaled when the max grows), so no score vector
+// longer than a tile exists. A block is a run of query rows times the heads of one kv head group;
+// all its rows use a tile of keys and values while it is packed in L1, so batched prefill reads the
+// cache once per block instead of once per row and head.
+//
+// Scores of a block with at least a batch of rows run across rows (queries transposed once per block,
+// each key broadcast), so the softmax needs no horizontal reductions; smaller blocks (decode) score
+// one row at a time with simd_head's dot products.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "kernels/attention/simd_head.h"
+#include "kernels/exec_context.h"
+#include "kernels/kernel.h"
+
+namespace wb::attention {
+namespace {
+
+using simd_head::Batch;
+using simd_head::kLanes;
+using simd_head::round_up_to_lanes;
+
+constexpr int kTileBytes = 16 * 1024;  // a packed tile of keys and values fits in L1 with room to spare
+constexpr int kUnpackedTileKeys = 256;  // one row reads the cache in place, in long tiles
+constexpr int kBlockRows = 64;         // target rows (query rows x heads of the group) per block
+constexpr int kBlocksPerThread = 4;    // enough blocks for the arena to balance the causal triangle
+constexpr int kRowsPerPass = 4;        // rows whose weighted sums share each load of values
+constexpr int kKeysPerPass = 8;        // keys whose scores share each load of transposed queries
+constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+
+struct Blocking {
+    int queries_per_block;  // consecutive query rows in a block
+    int blocks_per_kv_head;
+    int max_rows;   // rows of a full block: queries_per_block x heads per kv head
+    int tile_size;  // keys per tile, a multiple of kLanes
+};
+
+Blocking choose_blocking(const AttentionArgs& a, int threads) {
+    const int group = a.n_heads / a.n_kv_heads;
+    int queries = std::clamp(kBlockRows / group, 1, a.m);
+    auto blocks = [&] { return (a.m + queries - 1) / queries * a.n_kv_heads; };
+    while (queries > 1 && blocks() < kBlocksPerThread * threads) queries = (queries + 1) / 2;
+    const int rows = queries * group;
+    const int packed_keys = kTileBytes / (2 * static_cast<int>(sizeof(float)) * a.head_size) / kLanes * kLanes;
+    const int tile = rows == 1 ? kUnpackedTileKeys : std::clamp(packed_keys, kLanes, 128);
+    return {queries, (a.m + queries - 1) / queries, rows, tile};
+}
+
+// Where each array of a block lives in its scratch, in floats; every array starts 64-byte aligned.
+struct ScratchLayout {
+    std::size_t weights, k_packed, v_packed, queries_t, acc, row_max, row_sum, keep, row_last, total;
+
+    ScratchLayout(const Blocking& b, int head_size) {
+        const std::size_t rows = static_cast<std::size_t>(round_up_to_lanes(b.max_rows));
+        const std::size_t tile = static_cast<std::size_t>(b.tile_size);
+        const std::size_t hs = static_cast<std::size_t>(head_size);
+        std::size_t at = 0;
+        auto take = [&at](std::size_t n) {
+            const std::size_t offset = at;
+            at += (n + 15) / 16 * 16;
+            return offset;
+        };
+        const std::size_t packed = b.max_rows > 1 ? tile * hs : 0;  // a single row reads the cache in place
+        weights = take(rows * tile);  // [rows x tile] or, scored across rows, [tile x rows]
+        k_packed = take(packed);      // [tile x hs]
+        v_packed = take(packed);      // [tile x hs]
+        queries_t = take(hs * rows);  // [hs x rows] scaled queries, transposed
+        acc = take(rows * hs);        // [rows x hs] sum of p_t * v_t, relative to the row max
+        row_max = take(rows);         // largest score so far
+        row_sum = take(rows);         // sum of exp(score - row max) so far
+        keep = take(rows);            // this tile's rescaling of acc and row_sum
+        row_last = take(rows);        // last key a row sees, as a float
+        total = at;
+    }
+};
+
+// dst[t * head_size ..] = src[t * stride ..] for keys t in [0, n), zeros up to key n_padded: cache rows are
+// kv_dim apart, a stride that maps a tile onto few L1 sets; packed, the tile is contiguous.
+void pack_tile(const float* src, long stride, int n, int n_padded, int head_size, float* dst) {
+    for (int t = 0; t < n; t++) std::copy(src + t * stride, src + t * stride + head_size, dst + t * head_size);
+    std::fill(dst + n * head_size, dst + n_padded * head_size, 0.0f);
+}
+
+// scores[t * rows + r] = k_t . q_r for kKeysPerPass keys from `first_key` and RowBatches batches of rows
+// from `first_row`, q_r read from queries_t[i * rows + r] (transposed): each query load feeds eight keys.
+template <int RowBatches>
+void score_keys(const float* keys, int head_size, const float* queries_t, int rows, int first_row,
+                int first_key, float* scores) {
+    Batch acc[kKeysPerPass][RowBatches];
+    for (auto& per_key : acc) {
+        for (Batch& x : per_key) x = Batch(0.0f);
+    }
+    const float* k = keys + first_key * head_size;
+    for (int i = 0; i < head_size; i++) {
+        Batch q[RowBatches];
+        for (int b = 0; b < RowBatches; b++) q[b] = Batch::load_aligned(queries_t + i * rows + first_row + b * kLanes);
+        for (int t = 0; t < kKeysPerPass; t++) {
+            const Batch key(k[t * head_size + i]);
+            for (int b = 0; b < RowBatches; b++) acc[t][b] = xsimd::fma(key, q[b], acc[t][b]);
+        }
+    }
+    for (int t = 0; t < kKeysPerPass; t++) {
+        for (int b = 0; b < RowBatches; b++) {
+            acc[t][b].store_aligned(scores + (first_key + t) * rows + first_row + b * kLanes);
+        }
+    }
+}
+
+// acc_r <- keep[r] * acc_r + sum_t p(r, t) * v_t for `count` (1 .. kRowsPerPass) rows, over the first n keys.
+void accumulate_rows(simd_head::Weights p, const float* keep, const float* v, long stride, int n, int head_size,
+                     int count, float* acc) {
+    switch (count) {
+    case 4: simd_head::accumulate_values<4>(p, keep, v, stride, n, head_size, acc, head_size); break;
+    case 3: simd_head::accumulate_values<3>(p, keep, v, stride, n, head_size, acc, head_size); break;
+    case 2: simd_head::accumulate_values<2>(p, keep, v, stride, n, head_size, acc, head_size); break;
+    default: simd_head::accumulate_values<1>(p, keep, v, stride, n, head_size, acc, head_size); break;
+    }
+}
+
+// One block: kv head block / blocks_per_kv_head and queries_per_block query rows from
+// (block % blocks_per_kv_head) * queries_per_block; its row r is query r / group, head r % group of the group.
+class Block {
+public:
+    Block(const AttentionArgs& a, const Blocking& b, int block, float* scratch)
+        : a_(a),
+          group_(a.n_heads / a.n_kv_heads),
+          kv_head_(block / b.blocks_per_kv_head),
+          first_query_(block % b.blocks_per_kv_head * b.queries_per_block),
+          rows_(std::min(b.queries_per_block, a.m - first_query_) * group_),
+          rows_padded_(round_up_to_lanes(rows_)),
+          hs_(a.head_size),
+          stride_(static_cast<long>(a.n_kv_heads) * a.head_size),
+          tile_size_(b.tile_size),
+          last_key_(a.pos + first_query_ + (rows_ - 1) / group_),
+          across_rows_(rows_ >= kLanes),
+          pack_(b.max_rows > 1) {
+        const ScratchLayout l(b, hs_);
+        weights_ = scratch + l.weights;
+        k_packed_ = scratch + l.k_packed;
+        v_packed_ = scratch + l.v_packed;
+        queries_t_ = scratch + l.queries_t;
+        acc_ = scratch + l.acc;
+        row_max_ = scratch + l.row_max;
+        row_sum_ = scratch + l.row_sum;
+        keep_ = scratch + l.keep;
+        row_last_ = scratch + l.row_last;
+    }
+
+    void run() {
+        start();
+        for (int t0 = 0; t0 <= last_key_; t0 += tile_size_) {
+            const int in_cache = std::min(tile_size_, last_key_ - t0 + 1);
+            const float* k_tile = a_.k_cache + t0 * stride_ + kv_head_ * hs_;
+            const float* v_tile = a_.v_cache + t0 * stride_ + kv_head_ * hs_;
+            long tile_stride = stride_;
+            if (pack_) {
+                const int padded = std::min(tile_size_, (in_cache + kKeysPerPass - 1) / kKeysPerPass * kKeysPerPass);
+                pack_tile(k_tile, stride_, in_cache, padded, hs_, k_packed_);
+                pack_tile(v_tile, stride_, in_cache, in_cache, hs_, v_packed_);
+                k_tile = k_packed_;
+                v_tile = v_packed_;
+                tile_stride = hs_;
+            }
+            // Rows whose query pos + i comes before t0 see none of this tile.
+            const int first_row = std::max(0, t0 - a_.pos - first_query_) * group_;
+            if (across_rows_) {
+                score_across_rows(k_tile, t0, in_cache);
+            } else {
+                score_by_row(k_tile, tile_stride, t0, in_cache, first_row);
+            }
+            const simd_head::Weights p = across_rows_ ? simd_head::Weights{weights_, 1, rows_padded_}
+                                                      : simd_head::Weights{weights_, tile_size_, 1};
+            // A pass's last row sees the most keys; the others have zero weights there.
+            for (int r = first_row; r < rows_; r += kRowsPerPass) {
+                const int count = std::min(kRowsPerPass, rows_ - r);
+                accumulate_rows(p.from_row(r), keep_ + r, v_tile, tile_stride, visible(r + count - 1, t0, in_cache),
+                                hs_, count, acc_ + r * hs_);
+            }
+        }
+        finish();
+    }
+
+private:
+    int query(int r) const { return first_query_ + r / group_; }
+    const float* q(int r) const {
+        const int head = kv_head_ * group_ + r % group_;
+        return a_.q + static_cast<long>(query(r)) * a_.n_heads * hs_ + head * hs_;
+    }
+    // Keys of the tile from t0 that row r sees: its query pos + i sees keys up to pos + i.
+    int visible(int r, int t0, int in_cache) const { return std::min(in_cache, a_.pos + query(r) - t0 + 1); }
+
+    void start() {
+        std::fill(acc_, acc_ + rows_ * hs_, 0.0f);
+        std::fill(row_max_, row_max_ + rows_padded_, kMinusInfinity);
+        std::fill(row_sum_, row_sum_ + rows_padded_, 0.0f);
+        if (!across_rows_) return;
+        // Padding rows (zero queries) see every key, so their scores stay finite.
+        for (int r = 0; r < rows_padded_; r++) row_last_[r] = static_cast<float>(r < rows_ ? a_.pos + query(r) : last_key_);
+        const float scale = simd_head::score_scale(hs_);
+        std::fill(queries_t_, queries_t_ + hs_ * rows_padded_, 0.0f);
+        // Row r's query is contiguous with the other heads of its group: rows in steps of a group.
+        for (int r = 0; r < rows_; r += group_) {
+            const float* heads = q(r);
+            for (int j = 0; j < group_; j++) {
+                for (int i = 0; i < hs_; i++) queries_t_[i * rows_padded_ + r + j] = scale * heads[j * hs_ + i];
+            }
+        }
+    }
+
+    // Per row: dot products, mask, then the online softmax update with horizontal max and sum.
+    void score_by_row(const float* k_tile, long tile_stride, int t0, int in_cache, int first_row) {
+        const float scale = simd_head::score_scale(hs_);
+        const int padded = round_up_to_lanes(in_cache);
+        for (int r = first_row; r < rows_; r++) {
+            const int seen = visible(r, t0, in_cache);
+            float* w = weights_ + r * tile_size_;
+            // Keys past `seen` but in the cache cost nothing extra in whole batches; they are masked below.
+            simd_head::scores(q(r), k_tile, tile_stride, std::min(round_up_to_lanes(seen), in_cache), hs_, scale, w);
+            std::fill(w + seen, w + padded, kMinusInfinity);
+            const float new_max = std::max(row_max_[r], simd_head::max_of(w, padded));
+            keep_[r] = std::exp(row_max_[r] - new_max);  // 0 on the first tile: row_max is -inf
+            row_sum_[r] = row_sum_[r] * keep_[r] + simd_head::exp_shifted(w, padded, new_max);
+            row_max_[r] = new_max;
+        }
+    }
+
+    // All rows at once, keys x rows: scores from the transposed queries, then the online softmax update
+    // with rows in the lanes, so max and sum run down the keys.
+    void score_across_rows(const float* k_tile, int t0, int in_cache) {
+        for (int t = 0; t < in_cache; t += kKeysPerPass) {
+            int r = 0;
+            for (; r + 2 * kLanes <= rows_padded_; r += 2 * kLanes) {
+                score_keys<2>(k_tile, hs_, queries_t_, rows_padded_, r, t, weights_);
+            }
+            if (r < rows_padded_) score_keys<1>(k_tile, hs_, queries_t_, rows_padded_, r, t, weights_);
+        }
+        const Batch minus_infinity(kMinusInfinity);
+        for (int r = 0; r < rows_padded_; r += kLanes) {
+            const Batch last = Batch::load_aligned(row_last_ + r);
+            Batch tile_max = minus_infinity;
+            for (int t = 0; t < in_cache; t++) {
+                float* s = weights_ + t * rows_padded_ + r;
+                const Batch masked =
+                    xsimd::select(Batch(static_cast<float>(t0 + t)) > last, minus_infinity, Batch::load_aligned(s));
+                masked.store_aligned(s);
+                tile_max = xsimd::max(tile_max, masked);
+            }
+            const Batch old_max = Batch::load_aligned(row_max_ + r);
+            const Batch new_max = xsimd::max(old_max, tile_max);
+            const Batch keep = xsimd::exp(old_max - new_max);  // 0 on the first tile: old_max is -inf
+            Batch sum(0.0f);
+            for (int t = 0; t < in_cache; t++) {
+                float* s = weights_ + t * rows_padded_ + r;
+                const Batch e = xsimd::exp(Batch::load_aligned(s) - new_max);
+                e.store_aligned(s);
+                sum += e;
+            }
+            (Batch::load_aligned(row_sum_ + r) * keep + sum).store_aligned(row_sum_ + r);
+            new_max.store_aligned(row_max_ + r);
+            keep.store_aligned(keep_ + r);
+        }
+    }
+
+    void finish() {
+        for (int r = 0; r < rows_; r++) {
+            float* out = a_.out + (q(r) - a_.q);
+            std::copy(acc_ + r * hs_, acc_ + (r + 1) * hs_, out);
+            simd_head::scale_in_place(out, hs_, 1.0f / row_sum_[r]);
+        }
+    }
+
+    const AttentionArgs& a_;
+    const int group_, kv_head_, first_query_, rows_, rows_padded_, hs_;
+    const long stride_;
+    const int tile_size_, last_key_;
+    const bool across_rows_, pack_;
+    float *weights_, *k_packed_, *v_packed_, *queries_t_, *acc_, *row_max_, *row_sum_, *keep_, *row_last_;
+};
+
+void run_flash(const AttentionArgs& a, ExecContext& ctx) {
+    const Blocking b = choose_blocking(a, ctx.threads());
+    const std::size_t scratch_size = ScratchLayout(b, a.head_size).total;
+    const int blocks = b.blocks_per_kv_head * a.n_kv_heads;
+    if (ctx.threads() == 1) {
+        float* scratch = ctx.scratch(scratch_size);
+        for (int block = 0; block < blocks; block++) Block(a, b, block, scratch).run();
+        return;
+    }
+    ctx.arena().execute([&] {
+        tbb::parallel_for(0, blocks, [&](int block) {
+            Block(a, b, block, ctx.scratch(scratch_size, tbb::this_task_arena::current_thread_index())).run();
+        });
+    });
+}
+
+}  // namespace
+
+extern const AttentionKernel flash{
+    "attention.flash",
+    "tiles of keys with an online softmax, a block of query rows x grouped heads per tile; TBB over blocks",
+    1e-5f, always_available, run_flash,
+};
+
+}  // namespace wb::attention
