@@ -9,13 +9,13 @@ namespace wb {
 // Ordered slowest to fastest; default_variant() takes the last available fp32 row.
 static const Variant kVariants[] = {
     {"naive", "matmul.naive", "attention.naive", "plain loops, the reference every other variant is tested against"},
-    {"blas", "matmul.blas", "attention.naive", "OpenBLAS sgemv/sgemm"},
-    {"simd", "matmul.simd", "attention.naive", "xsimd FMA matvec over the stored rows"},
-    {"tiled", "matmul.tiled", "attention.naive", "BLIS-style packed GEMM, strongest for batched prefill"},
-    {"bf16", "matmul.bf16", "attention.naive", "bfloat16 weights: half the bytes, AVX512-BF16 dot products"},
-    {"tbb", "matmul.tbb", "attention.naive", "packed GEMM / matvec strips in parallel over TBB"},
-    {"q8", "matmul.q8", "attention.naive", "Q8_0 int8 weights and activations, VNNI dot products"},
-    {"tbb-q8", "matmul.tbb-q8", "attention.naive", "Q8_0 int8 rows in parallel over TBB"},
+    {"blas", "matmul.blas", "attention.simd", "OpenBLAS sgemv/sgemm"},
+    {"simd", "matmul.simd", "attention.simd", "xsimd FMA matvec over rows interleaved at load"},
+    {"tiled", "matmul.tiled", "attention.flash", "BLIS-style packed GEMM and flash attention, strongest for batched prefill"},
+    {"bf16", "matmul.bf16", "attention.simd", "bfloat16 weights: half the bytes, AVX512-BF16 dot products"},
+    {"tbb", "matmul.tbb", "attention.flash", "packed GEMM / matvec strips and flash attention blocks in parallel over TBB"},
+    {"q8", "matmul.q8", "attention.flash", "Q8_0 int8 weights and activations, VNNI dot products"},
+    {"tbb-q8", "matmul.tbb-q8", "attention.flash", "Q8_0 int8 rows and flash attention blocks in parallel over TBB"},
 };
 
 // Variants whose matmul drops precision on purpose (int8, bf16); never chosen as the default.
