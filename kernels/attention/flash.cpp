@@ -101,7 +101,7 @@ void score_keys(const float* keys, int head_size, const float* queries_t, int ro
         for (int b = 0; b < RowBatches; b++) q[b] = Batch::load_aligned(queries_t + i * rows + first_row + b * kLanes);
         for (int t = 0; t < kKeysPerPass; t++) {
             const Batch key(k[t * head_size + i]);
-            for (int b = 0; b < RowBatches; b++) acc[t][b] = xsimd::fma(key, q[b], acc[t][b]);
+            for (int b = 0; b < RowBatches; b++) acc[t][b] = wb::simd::fmadd(key, q[b], acc[t][b]);
         }
     }
     for (int t = 0; t < kKeysPerPass; t++) {

@@ -11,6 +11,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/simd.h"
+
 #include "kernels/kernel.h"
 
 namespace wb::attention::simd_head {
@@ -28,7 +30,7 @@ inline float dot(const float* q, const float* k, int n) {
     Batch acc(0.0f);
     int i = 0;
     for (; i + kLanes <= n; i += kLanes) {
-        acc = xsimd::fma(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
+        acc = wb::simd::fmadd(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
     }
     float sum = xsimd::hadd(acc);
     for (; i < n; i++) sum += q[i] * k[i];
@@ -88,7 +90,7 @@ inline void scores(const float* q, const float* k, long stride, int n_keys, int 
             const Batch qi = Batch::load_unaligned(q + i);
 #pragma GCC unroll 16
             for (int j = 0; j < kLanes; j++) {
-                acc[j] = xsimd::fma(qi, Batch::load_unaligned(kt + bit_reverse(j) * stride + i), acc[j]);
+                acc[j] = wb::simd::fmadd(qi, Batch::load_unaligned(kt + bit_reverse(j) * stride + i), acc[j]);
             }
         }
         Batch s = sum_each_bit_reversed(acc);
@@ -157,7 +159,7 @@ inline void accumulate_panel(Weights p, const float* keep, const float* v, long 
         for (int b = 0; b < Width; b++) vt[b] = Batch::load_unaligned(v + t * stride + b * kLanes);
         for (int r = 0; r < Rows; r++) {
             const Batch pr(p(r, t));
-            for (int b = 0; b < Width; b++) sum[r][b] = xsimd::fma(pr, vt[b], sum[r][b]);
+            for (int b = 0; b < Width; b++) sum[r][b] = wb::simd::fmadd(pr, vt[b], sum[r][b]);
         }
     }
     for (int r = 0; r < Rows; r++) {
