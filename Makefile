@@ -1,4 +1,4 @@
-# Front door. `make bench` runs the main job, `make test` every test (Release and ASan+UBSan trees).
+# Front door. `make bench` runs the main job, `make test` every test (Release, ASan+UBSan and fuzz trees).
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
@@ -6,8 +6,10 @@ RESULTS ?= results
 BENCH_ARGS ?= --profile
 KERNEL_FILTER ?= .
 KERNEL_MIN_TIME ?= 0.1
+# Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
+FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap build build-asan bench bench-kernels report test clean
+.PHONY: all bootstrap build build-asan build-fuzz build-tsan bench bench-kernels report test fuzz tsan clean
 
 all: build
 
@@ -21,6 +23,14 @@ build: bootstrap
 build-asan: bootstrap
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
+
+build-fuzz: bootstrap
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+build-tsan: bootstrap
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan -j $(JOBS)
 
 # The main job: this machine's ceilings, every kernel alone, every variant end to end, the report.
 bench: build
@@ -36,9 +46,18 @@ bench-kernels: build
 report:
 	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
-test: build build-asan
+test: build build-asan build-fuzz
 	ctest --preset release -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
+	ctest --preset fuzz -j $(JOBS)
+
+# Each loader fuzzer for FUZZ_SECONDS; the corpus grows in build-fuzz/fuzz/corpus, crashes land in build-fuzz/fuzz/artifacts.
+fuzz: build-fuzz
+	scripts/fuzz build-fuzz $(FUZZ_SECONDS)
+
+# The matmul and attention tests under ThreadSanitizer; tests/tsan.supp says what it cannot see.
+tsan: build-tsan
+	ctest --preset tsan -j $(JOBS)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz build-tsan

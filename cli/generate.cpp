@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "model/generate.h"
+#include "model/memory_guard.h"
 #include "model/synthetic.h"
 #include "variants/variants.h"
 
@@ -57,6 +58,13 @@ void print_profile(const Profiler& p, int positions) {
         const double s = p.seconds(static_cast<Op>(op));
         std::fprintf(stderr, "%-12s %10.2f %12.4f %6.1f%%\n", op_name(static_cast<Op>(op)), s * 1e3, s * 1e3 / positions,
                      total > 0 ? 100 * s / total : 0.0);
+    }
+}
+
+// Refuses a model that would not fit in the memory available now (unless that cannot be read).
+void require_fitting(const std::string& name, const Config& c, const Kernels& kernels) {
+    if (const std::optional<std::uint64_t> available = available_memory()) {
+        require_memory(name, c, *kernels.matmul, *available);
     }
 }
 
@@ -127,9 +135,11 @@ int generate_main(int argc, char** argv) {
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
+        require_fitting(*synthetic, *shape, kernels);
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
-        checkpoint.emplace(Checkpoint::open(*model_path));
+        checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
+        require_fitting(*model_path, checkpoint->config(), kernels);
     }
     const Config& cfg = checkpoint->config();
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/args.h"
+#include "model/memory_guard.h"
 #include "model/synthetic.h"
 
 namespace {
@@ -39,6 +40,7 @@ int synth_main(int argc, char** argv) {
     if (!shape_name || !out) throw cli::UsageError("--shape and -o are required");
     const std::optional<Config> shape = find_shape(*shape_name);
     if (!shape) throw cli::UsageError("unknown shape '" + *shape_name + "' (known: " + shape_names() + ")");
+    if (const std::optional<std::uint64_t> free = disk_space_for(*out)) require_disk(*out, v0_file_bytes(*shape), *free);
     std::fprintf(stderr, "synth: writing %s (%s, %.1f MB)\n", out->c_str(), shape->summary().c_str(),
                  static_cast<double>(v0_file_bytes(*shape)) / 1e6);
     write_synthetic(*shape, static_cast<std::uint64_t>(seed), *out);

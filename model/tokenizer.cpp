@@ -11,6 +11,26 @@
 
 namespace wb {
 
+namespace {
+
+constexpr std::size_t kByteTokenEnd = 3 + 256;  // encode's byte fallback: byte b is token b + 3
+
+// Whether b may follow the bytes held so far: a continuation byte, in the narrower range the second
+// byte after E0, ED, F0 or F4 needs (no overlong forms, surrogates or code points past U+10FFFF).
+bool continues(const std::string& held, unsigned char b) {
+    if ((b & 0xC0) != 0x80) return false;
+    if (held.size() != 1) return true;
+    switch (static_cast<unsigned char>(held[0])) {
+        case 0xE0: return b >= 0xA0;
+        case 0xED: return b <= 0x9F;
+        case 0xF0: return b >= 0x90;
+        case 0xF4: return b <= 0x8F;
+        default: return true;
+    }
+}
+
+}  // namespace
+
 Tokenizer::Tokenizer(const std::string& path, int vocab_size) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw LoadError(path + ": cannot open tokenizer");
@@ -37,6 +57,10 @@ Tokenizer::Tokenizer(const std::string& path, int vocab_size) {
         read(s.data(), s.size());
         vocab_.push_back(std::move(s));
         scores_.push_back(score);
+    }
+    if (vocab_.size() < kByteTokenEnd) {
+        throw LoadError(path + ": not a llama2.c tokenizer: " + std::to_string(vocab_.size()) +
+                        " tokens, fewer than the 259 special and byte-fallback tokens");
     }
     if (static_cast<int>(vocab_.size()) != vocab_size) {
         throw LoadError(path + ": tokenizer does not match the model: it has " + std::to_string(vocab_.size()) +
@@ -106,7 +130,7 @@ std::string Tokenizer::piece(int prev, int token) const {
 void TextDecoder::push_byte(unsigned char b, std::string& out) {
     static const std::string kReplacement = "\xEF\xBF\xBD";
     if (needed_ > 0) {
-        if ((b & 0xC0) == 0x80) {
+        if (continues(pending_, b)) {
             pending_ += static_cast<char>(b);
             if (static_cast<int>(pending_.size()) == needed_) {
                 out += pending_;

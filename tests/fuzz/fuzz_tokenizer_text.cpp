@@ -1,0 +1,118 @@
+// libFuzzer target: encode and decode arbitrary bytes with the real tokenizers (tok512.bin, tokenizer.bin).
+// Input: one flag byte (bit 0: the 32000-token vocabulary, bit 1: BOS, bit 2: EOS, bit 3: decode the rest
+// as 16-bit token ids instead of encoding it as text), then the payload.
+// Checked: ids stay inside the vocabulary, decoded text is valid UTF-8, and printable ASCII round-trips.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/checkpoint.h"
+#include "model/tokenizer.h"
+
+namespace {
+
+using namespace wb;
+
+std::unique_ptr<Tokenizer> small_vocab, large_vocab;
+
+std::string models_dir() {
+    const char* env = std::getenv("WORKBENCH_MODELS");
+    return env != nullptr && *env != '\0' ? env : WORKBENCH_MODELS_DIR;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, surrogates or values past
+// U+10FFFF), or 0 when there is none.
+std::size_t sequence_length(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80) return 1;
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        len = 3;
+        lo = lead == 0xE0 ? 0xA0 : lo;
+        hi = lead == 0xED ? 0x9F : hi;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        len = 4;
+        lo = lead == 0xF0 ? 0x90 : lo;
+        hi = lead == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size() || byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t k = 2; k < len; k++) {
+        if ((byte(k) & 0xC0) != 0x80) return 0;
+    }
+    return len;
+}
+
+bool valid_utf8(std::string_view s) {
+    for (std::size_t i = 0; i < s.size();) {
+        const std::size_t len = sequence_length(s, i);
+        if (len == 0) return false;
+        i += len;
+    }
+    return true;
+}
+
+bool printable_without_markup(std::string_view s) {
+    for (const char c : s) {
+        if (c < 0x20 || c > 0x7E || c == '<') return false;  // '<' could spell a byte token such as <0x41>
+    }
+    return true;
+}
+
+// What generate prints for ids after the first: each piece seen after its predecessor.
+std::string decode(const Tokenizer& tok, const std::vector<int>& ids) {
+    TextDecoder decoder(tok);
+    std::string out;
+    for (std::size_t i = 1; i < ids.size(); i++) out += decoder.next(ids[i - 1], ids[i]);
+    return out + decoder.finish();
+}
+
+void check_encode(const Tokenizer& tok, std::string_view text, bool bos, bool eos) {
+    const std::vector<int> ids = tok.encode(text, bos, eos);
+    for (const int id : ids) {
+        if (id < 0 || id >= tok.vocab_size()) std::abort();
+    }
+    const std::string back = decode(tok, ids);
+    if (!valid_utf8(back)) std::abort();
+    if (bos && !eos && printable_without_markup(text) && back != text) std::abort();
+}
+
+void check_decode(const Tokenizer& tok, const std::uint8_t* data, std::size_t size) {
+    std::vector<int> ids{Tokenizer::kBos};
+    for (std::size_t i = 0; i + 1 < size; i += 2) ids.push_back((data[i] | data[i + 1] << 8) % tok.vocab_size());
+    if (!valid_utf8(decode(tok, ids))) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+    try {
+        small_vocab = std::make_unique<Tokenizer>(models_dir() + "/tok512.bin", 512);
+        large_vocab = std::make_unique<Tokenizer>(models_dir() + "/tokenizer.bin", 32000);
+    } catch (const LoadError& e) {
+        std::fprintf(stderr, "fuzz_tokenizer_text: skipped: %s (set WORKBENCH_MODELS)\n", e.what());
+        std::exit(77);
+    }
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    if (size == 0) return 0;
+    const unsigned flags = data[0];
+    const Tokenizer& tok = flags & 1 ? *large_vocab : *small_vocab;
+    if (flags & 8) {
+        check_decode(tok, data + 1, size - 1);
+    } else {
+        check_encode(tok, std::string_view(reinterpret_cast<const char*>(data) + 1, size - 1), flags & 2, flags & 4);
+    }
+    return 0;
+}

@@ -1,0 +1,159 @@
+// make_seeds OUT_DIR MODELS_DIR: writes the fuzzers' seed corpora, one directory per fuzzer:
+// tiny synthetic checkpoints in v0, v1 and v2 form and truncated copies; tokenizers (tok512.bin,
+// a minimal synthetic one, a cut tokenizer.bin) behind their vocabulary size; texts and token ids.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "model/synthetic.h"
+
+namespace {
+
+using namespace wb;
+namespace fs = std::filesystem;
+
+std::string read_file(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error(path.string() + ": cannot write seed");
+}
+
+template <class T>
+void append(std::string& out, const T& value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+void append_floats(std::string& out, const void* p, std::uint64_t count) {
+    out.append(static_cast<const char*>(p), count * sizeof(float));
+}
+
+// export.py's 256-byte header: magic, version, the seven ints, the shared-classifier byte, zero padding.
+std::string versioned_header(const Config& c, std::int32_t version) {
+    std::string out;
+    append(out, std::uint32_t{0x616b3432});
+    append(out, version);
+    for (const std::int32_t v : {c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len}) {
+        append(out, v);
+    }
+    out += static_cast<char>(c.shared_classifier ? 1 : 0);
+    out.resize(256, '\0');
+    return out;
+}
+
+// The same weights in v1 order: norms, embedding, the matrices one kind at a time, the classifier.
+std::string to_v1(const Checkpoint& ck) {
+    const Config& c = ck.config();
+    const Weights& w = ck.weights();
+    const std::uint64_t d = static_cast<std::uint64_t>(c.dim);
+    std::string out = versioned_header(c, 1);
+    for (const LayerWeights& l : w.layers) append_floats(out, l.rms_att, d);
+    for (const LayerWeights& l : w.layers) append_floats(out, l.rms_ffn, d);
+    append_floats(out, w.rms_final, d);
+    append_floats(out, w.token_embedding, d * c.vocab_size);
+    for (WeightView LayerWeights::*m : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                                        &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3}) {
+        for (const LayerWeights& l : w.layers) append_floats(out, (l.*m).data, static_cast<std::uint64_t>((l.*m).d) * (l.*m).n);
+    }
+    if (!c.shared_classifier) append_floats(out, w.classifier.data, d * c.vocab_size);
+    return out;
+}
+
+void checkpoint_seeds(const fs::path& dir) {
+    const Config shared{8, 16, 2, 2, 1, 16, 4, true};
+    Config separate = shared;
+    separate.shared_classifier = false;
+    separate.n_layers = 1;
+    for (const auto& [name, c] : {std::pair{"v0-shared", shared}, std::pair{"v0-separate", separate}}) {
+        const fs::path v0 = dir / name;
+        write_synthetic(c, 7, v0);
+        const std::string bytes = read_file(v0);
+        write_file(dir / (std::string(name) + "-cut-header"), bytes.substr(0, 20));
+        write_file(dir / (std::string(name) + "-cut-half"), bytes.substr(0, bytes.size() / 2));
+        const std::string v1 = to_v1(Checkpoint::open(v0.string()));
+        write_file(dir / (std::string(name) + "-as-v1"), v1);
+        write_file(dir / (std::string(name) + "-as-v1-cut"), v1.substr(0, 300));
+        write_file(dir / (std::string(name) + "-as-v2"), versioned_header(c, 2) + v1.substr(256, 512));
+    }
+}
+
+// A tokenizer file: max token length, then (score, length, bytes) per token.
+std::string tokenizer_file(const std::vector<std::string>& pieces) {
+    std::string out;
+    std::int32_t max_len = 1;
+    for (const std::string& p : pieces) max_len = std::max<std::int32_t>(max_len, static_cast<std::int32_t>(p.size()));
+    append(out, max_len);
+    float score = 0.0f;
+    for (const std::string& p : pieces) {
+        append(out, score);
+        append(out, static_cast<std::int32_t>(p.size()));
+        out += p;
+        score -= 1.0f;
+    }
+    return out;
+}
+
+// The loader fuzzer's input: the vocabulary size in two bytes, then the file.
+std::string with_vocab(int vocab, const std::string& file) {
+    return std::string{static_cast<char>(vocab & 0xFF), static_cast<char>(vocab >> 8)} + file;
+}
+
+void tokenizer_loader_seeds(const fs::path& dir, const fs::path& models) {
+    std::vector<std::string> pieces{"<unk>", "\n<s>\n", "\n</s>\n"};
+    char byte_token[8];
+    for (int b = 0; b < 256; b++) {
+        std::snprintf(byte_token, sizeof byte_token, "<0x%02X>", b);
+        pieces.push_back(byte_token);
+    }
+    for (const char* merge : {" ", "a", "b", " a", "ab", " ab", "\xC3\xA9"}) pieces.push_back(merge);
+    const std::string minimal = tokenizer_file(pieces);
+    write_file(dir / "minimal", with_vocab(static_cast<int>(pieces.size()), minimal));
+    write_file(dir / "minimal-cut", with_vocab(static_cast<int>(pieces.size()), minimal.substr(0, 100)));
+    const std::string tok512 = read_file(models / "tok512.bin");
+    if (!tok512.empty()) write_file(dir / "tok512", with_vocab(512, tok512));
+    const std::string llama = read_file(models / "tokenizer.bin");
+    if (!llama.empty()) write_file(dir / "tokenizer-cut", with_vocab(32000, llama.substr(0, 4000)));
+}
+
+void tokenizer_text_seeds(const fs::path& dir) {
+    const std::pair<const char*, std::string> texts[] = {
+        {"story-512", "\x02Once upon a time, there was a little dog named Max."},
+        {"story-32000", "\x03Once upon a time, there was a little dog named Max."},
+        {"unicode-512", "\x02na\xC3\xAFve caf\xC3\xA9 \xF0\x9F\x99\x82 \xE6\x97\xA5\xE6\x9C\xAC"},
+        {"unicode-32000", "\x07na\xC3\xAFve caf\xC3\xA9 \xF0\x9F\x99\x82 \xE6\x97\xA5\xE6\x9C\xAC"},
+        {"bytes-no-bos", std::string("\x00tab\tnew\nline\x01\xFF\xC3", 16)},
+        {"ids-512", std::string("\x08\x01\x00\x20\x01\xF9\x00\x9C\x00\x85\x00", 11)},
+        {"ids-32000", std::string("\x09\x01\x00\x10\x27\x00\x7D\xAB\x01", 9)},
+    };
+    for (const auto& [name, bytes] : texts) write_file(dir / name, bytes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) {
+        std::fprintf(stderr, "usage: make_seeds OUT_DIR MODELS_DIR\n");
+        return 2;
+    }
+    try {
+        const fs::path out = argv[1];
+        for (const char* fuzzer : {"checkpoint", "tokenizer_loader", "tokenizer_text"}) fs::create_directories(out / fuzzer);
+        checkpoint_seeds(out / "checkpoint");
+        tokenizer_loader_seeds(out / "tokenizer_loader", argv[2]);
+        tokenizer_text_seeds(out / "tokenizer_text");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "make_seeds: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}
