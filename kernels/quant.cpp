@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <new>
 
@@ -26,7 +27,12 @@ void quantize_q8_row(const float* x, int n, std::int8_t* q, float* scales) {
 }
 
 void dequantize_q8(const std::int8_t* q, const float* scales, std::int64_t count, int group_size, float* out) {
-    for (std::int64_t i = 0; i < count; i++) out[i] = static_cast<float>(q[i]) * scales[i / group_size];
+    for (std::int64_t g = 0; g * group_size < count; g++) {
+        float scale;  // a v2 file's scales need not be 4-byte aligned
+        std::memcpy(&scale, reinterpret_cast<const std::byte*>(scales) + g * sizeof(float), sizeof scale);
+        const std::int64_t end = std::min(count, (g + 1) * group_size);
+        for (std::int64_t i = g * group_size; i < end; i++) out[i] = static_cast<float>(q[i]) * scale;
+    }
 }
 
 namespace matmul {

@@ -1,5 +1,7 @@
 #include "model/checkpoint.h"
 
+#include "kernels/quant.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -36,6 +38,16 @@ public:
 private:
     const std::byte* p_;
 };
+
+void read_header(const std::byte* h, Config& c) {
+    c.dim = read_i32(h);
+    c.hidden_dim = read_i32(h + 4);
+    c.n_layers = read_i32(h + 8);
+    c.n_heads = read_i32(h + 12);
+    c.n_kv_heads = read_i32(h + 16);
+    c.vocab_size = read_i32(h + 20);
+    c.seq_len = read_i32(h + 24);
+}
 
 std::uint64_t weight_floats(const Config& c) {
     const std::uint64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
@@ -93,20 +105,12 @@ void Checkpoint::parse(const std::byte* data, std::size_t size) {
     if (magic == kMagic) {
         if (size < kV1Header) throw LoadError(name_ + ": truncated header (" + std::to_string(size) + " bytes)");
         version_ = read_i32(data + 4);
-        if (version_ == 2) {
-            throw LoadError(name_ + ": version 2 (Q8_0) checkpoints are not supported by this build");
-        }
+        if (version_ == 2) return parse_q8(data, size);
         if (version_ != 1) throw LoadError(name_ + ": unknown checkpoint version " + std::to_string(version_));
         header = kV1Header;
     }
     const std::byte* h = data + (version_ == 0 ? 0 : 8);
-    c.dim = read_i32(h);
-    c.hidden_dim = read_i32(h + 4);
-    c.n_layers = read_i32(h + 8);
-    c.n_heads = read_i32(h + 12);
-    c.n_kv_heads = read_i32(h + 16);
-    c.vocab_size = read_i32(h + 20);
-    c.seq_len = read_i32(h + 24);
+    read_header(h, c);
     if (version_ == 0) {
         c.shared_classifier = c.vocab_size > 0;
         if (c.vocab_size < 0 && c.vocab_size != INT32_MIN) c.vocab_size = -c.vocab_size;
@@ -162,6 +166,58 @@ void Checkpoint::parse(const std::byte* data, std::size_t size) {
     weights_.classifier = c.shared_classifier
                               ? WeightView{weights_.token_embedding, nullptr, c.vocab_size, d}
                               : cur.matrix(c.vocab_size, d);
+}
+
+// export.py's version 2: fp32 norms, then each matrix as int8 values followed by its fp32 group scales
+// (groups of group_size along the flattened matrix).
+void Checkpoint::parse_q8(const std::byte* data, std::size_t size) {
+    Config& c = config_;
+    read_header(data + 8, c);
+    c.shared_classifier = static_cast<std::uint8_t>(data[36]) != 0;
+    const int group = read_i32(data + 37);
+    if (const std::string why = c.problem(); !why.empty()) {
+        throw LoadError(name_ + ": not a llama2.c checkpoint or corrupt header: " + why);
+    }
+    if (group <= 0 || c.dim % group != 0) {  // then every matrix holds whole groups
+        throw LoadError(name_ + ": implausible Q8_0 group size " + std::to_string(group) + " for " + c.summary());
+    }
+    const std::uint64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
+    auto q8_bytes = [&](std::uint64_t count) { return count + count / group * sizeof(float); };
+    std::uint64_t expected = kV1Header + (2 * L * d + d) * sizeof(float) + q8_bytes(V * d) +
+                             L * (2 * q8_bytes(d * d) + 2 * q8_bytes(kv * d) + 3 * q8_bytes(h * d));
+    if (!c.shared_classifier) expected += q8_bytes(V * d);
+    if (size != expected) {
+        throw LoadError(name_ + ": " + (size < expected ? "truncated" : "oversized") + " checkpoint: " + c.summary() +
+                        " (Q8_0, groups of " + std::to_string(group) + ") needs " + std::to_string(expected) +
+                        " bytes, file has " + std::to_string(size));
+    }
+    Cursor cur(data + kV1Header);
+    weights_.layers.resize(static_cast<std::size_t>(L));
+    for (LayerWeights& lw : weights_.layers) lw.rms_att = cur.take(d);
+    for (LayerWeights& lw : weights_.layers) lw.rms_ffn = cur.take(d);
+    weights_.rms_final = cur.take(d);
+    const std::byte* at = data + kV1Header + (2 * L * d + d) * sizeof(float);
+    auto matrix = [&](int rows, int cols) {
+        const std::uint64_t count = static_cast<std::uint64_t>(rows) * cols;
+        WeightView w{at, reinterpret_cast<const float*>(at + count), rows, cols, DType::q8_0, group};
+        at += q8_bytes(count);
+        return w;
+    };
+    const WeightView embedding = matrix(c.vocab_size, c.dim);
+    for (auto field : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                       &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3}) {
+        const bool kv_rows = field == &LayerWeights::wk || field == &LayerWeights::wv;
+        const bool ffn_in = field == &LayerWeights::w1 || field == &LayerWeights::w3;
+        const int rows = kv_rows ? c.kv_dim() : ffn_in ? c.hidden_dim : c.dim;
+        const int cols = field == &LayerWeights::w2 ? c.hidden_dim : c.dim;
+        for (LayerWeights& lw : weights_.layers) lw.*field = matrix(rows, cols);
+    }
+    // Rows of the embedding are copied into the residual stream, so it is kept in fp32.
+    embedding_ = std::make_shared<std::vector<float>>(V * d);
+    dequantize_q8(static_cast<const std::int8_t*>(embedding.data), embedding.scales, static_cast<std::int64_t>(V * d),
+                  group, embedding_->data());
+    weights_.token_embedding = embedding_->data();
+    weights_.classifier = c.shared_classifier ? embedding : matrix(c.vocab_size, c.dim);
 }
 
 }  // namespace wb

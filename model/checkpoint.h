@@ -1,4 +1,5 @@
-// llama2.c checkpoints: memory-mapped files (legacy v0, export.py v1) or synthetic weights in memory.
+// llama2.c checkpoints: memory-mapped files (legacy v0, export.py v1 fp32 and v2 Q8_0) or synthetic
+// weights in memory. v2 matrices stay quantised (WeightView dtype q8_0) for the kernels' prepare().
 #pragma once
 
 #include <cstddef>
@@ -53,7 +54,10 @@ private:
     Checkpoint() = default;
     void parse(const std::byte* data, std::size_t size);
 
+    void parse_q8(const std::byte* data, std::size_t size);
+
     std::shared_ptr<const void> storage_;  // the mapping or the buffer the weights point into
+    std::shared_ptr<std::vector<float>> embedding_;  // the token embedding dequantised (v2 files)
     std::string name_;
     int version_ = 0;
     Config config_;

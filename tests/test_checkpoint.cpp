@@ -1,7 +1,11 @@
 #include <cstring>
 #include <vector>
 
+#include <cmath>
+
+#include "kernels/quant.h"
 #include "model/checkpoint.h"
+#include "model/generate.h"
 #include "model/synthetic.h"
 #include "model/transformer.h"
 #include "test_util.h"
@@ -36,6 +40,41 @@ std::string to_v1(const Checkpoint& ck) {
         for (const auto& l : w.layers) put((l.*m).data, static_cast<std::size_t>((l.*m).d) * (l.*m).n);
     }
     if (!c.shared_classifier) put(w.classifier.data, d * c.vocab_size);
+    return out;
+}
+
+// The same weights in export.py's v2 layout: Q8_0 in groups of 64 along each flattened matrix.
+std::string to_v2(const Checkpoint& ck) {
+    const Config& c = ck.config();
+    std::string out(256, '\0');
+    const std::uint32_t magic = 0x616b3432;
+    const std::int32_t header[8] = {2, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads, c.vocab_size, c.seq_len};
+    const std::int32_t group = kQ8Group;
+    std::memcpy(out.data(), &magic, 4);
+    std::memcpy(out.data() + 4, header, sizeof header);
+    out[36] = c.shared_classifier ? 1 : 0;
+    out.replace(37, 4, reinterpret_cast<const char*>(&group), 4);
+    const Weights& w = ck.weights();
+    const std::size_t d = c.dim;
+    auto put = [&](const void* p, std::size_t bytes) { out.append(static_cast<const char*>(p), bytes); };
+    for (const auto& l : w.layers) put(l.rms_att, d * 4);
+    for (const auto& l : w.layers) put(l.rms_ffn, d * 4);
+    put(w.rms_final, d * 4);
+    auto quantized = [&](const void* data, std::size_t count) {
+        std::vector<std::int8_t> q(count);
+        std::vector<float> scales(count / kQ8Group);
+        for (std::size_t g = 0; g < scales.size(); g++) {
+            quantize_q8_row(static_cast<const float*>(data) + g * kQ8Group, kQ8Group, q.data() + g * kQ8Group, &scales[g]);
+        }
+        put(q.data(), q.size());
+        put(scales.data(), scales.size() * 4);
+    };
+    quantized(w.token_embedding, d * c.vocab_size);
+    for (WeightView LayerWeights::*m : {&LayerWeights::wq, &LayerWeights::wk, &LayerWeights::wv, &LayerWeights::wo,
+                                        &LayerWeights::w1, &LayerWeights::w2, &LayerWeights::w3}) {
+        for (const auto& l : w.layers) quantized((l.*m).data, static_cast<std::size_t>((l.*m).d) * (l.*m).n);
+    }
+    if (!c.shared_classifier) quantized(w.classifier.data, d * c.vocab_size);
     return out;
 }
 
@@ -93,6 +132,43 @@ TEST(Checkpoint, Version1GivesTheSameLogitsAsVersion0) {
     const float* la = a.forward(tokens, 5, 0);
     const float* lb = b.forward(tokens, 5, 0);
     EXPECT_TRUE(same_floats(la, lb, 512));
+}
+
+TEST(Checkpoint, Version2Q8LoadsAndGeneratesLikeTheFp32Model) {
+    REQUIRE_MODEL("stories260K.bin");
+    REQUIRE_MODEL("tok512.bin");
+    const Checkpoint fp32 = Checkpoint::open(test::model_path("stories260K.bin"));
+    const std::string bytes = to_v2(fp32);
+    const std::string path = test::temp_path("v2.bin");
+    test::write_file(path, bytes);
+    const Checkpoint q8 = Checkpoint::open(path);
+    EXPECT_EQ(q8.version(), 2);
+    EXPECT_EQ(q8.config().summary(), fp32.config().summary());
+    const WeightView& w2 = q8.weights().layers[4].w2;  // 64 x 172: groups cross rows
+    EXPECT_EQ(w2.dtype, DType::q8_0);
+    EXPECT_EQ(w2.group_size, kQ8Group);
+    std::vector<float> back(static_cast<std::size_t>(w2.d) * w2.n);
+    dequantize_q8(static_cast<const std::int8_t*>(w2.data), w2.scales, static_cast<std::int64_t>(back.size()), kQ8Group, back.data());
+    const auto* orig = static_cast<const float*>(fp32.weights().layers[4].w2.data);
+    float amax = 0, err = 0;
+    for (std::size_t i = 0; i < back.size(); i++) {
+        amax = std::max(amax, std::fabs(orig[i]));
+        err = std::max(err, std::fabs(back[i] - orig[i]));
+    }
+    EXPECT_LE(err, amax / 127.0f);  // at most one quantisation step of the largest group
+    EXPECT_GT(err, 0.0f);
+    // Every variant runs on it; the story starts the same as the fp32 one.
+    const Tokenizer tok(test::model_path("tok512.bin"), 512);
+    for (const char* variant : {"naive", "simd", "q8"}) {
+        ExecContext ctx(1);
+        Transformer model(q8, resolve_variant(variant), ctx);
+        Sampler greedy(512, 0.0f, 0.9f, 1);
+        std::string text;
+        generate(model, tok, greedy, "", 40, [&](std::string_view s) { text += s; });
+        EXPECT_EQ(text.substr(0, 30), test::reference_story().substr(0, 30)) << variant;
+    }
+    test::write_file(path, bytes.substr(0, bytes.size() - 1));
+    EXPECT_THROW(Checkpoint::open(path), LoadError);
 }
 
 struct BadFile {
