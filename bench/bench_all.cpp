@@ -86,12 +86,15 @@ void print_help() {
         shape_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
 }
 
-std::vector<std::string> split(std::string_view s) {
+// "a,b" -> {a, b}; an empty list or an empty item is a usage error.
+std::vector<std::string> split(std::string_view flag, std::string_view s) {
     std::vector<std::string> out;
     std::stringstream ss{std::string(s)};
     for (std::string item; std::getline(ss, item, ',');) {
-        if (!item.empty()) out.push_back(item);
+        if (item.empty()) throw cli::UsageError(std::string(flag) + " has an empty item in '" + std::string(s) + "'");
+        out.push_back(item);
     }
+    if (out.empty() || s.back() == ',') throw cli::UsageError(std::string(flag) + " needs a comma-separated list");
     return out;
 }
 
@@ -107,14 +110,15 @@ Options parse(int argc, char** argv) {
             print_help();
             std::exit(0);
         } else if (a == "--variants") {
-            o.variants = split(args.value());
-            for (const std::string& v : o.variants) resolve_variant(v);
+            o.variants = split(a, args.value());
+            for (const std::string& v : o.variants) cli::variant_argument(v);
         } else if (a == "--threads") {
-            for (const std::string& t : split(args.value())) {
+            for (const std::string& t : split(a, args.value())) {
                 o.threads.push_back(static_cast<int>(cli::parse_int("--threads", t, 1, max_threads())));
             }
         } else if (a == "--model") {
             const std::string path(args.value());
+            if (!std::filesystem::is_regular_file(path)) throw cli::UsageError("--model " + path + ": no such checkpoint file");
             o.models.push_back({std::filesystem::path(path).stem().string(), path, std::nullopt});
         } else if (a == "--synthetic") {
             const std::string shape(args.value());
@@ -141,6 +145,9 @@ Options parse(int argc, char** argv) {
             throw cli::UsageError("unknown option '" + std::string(a) + "'");
         }
     }
+    std::error_code ec;
+    std::filesystem::create_directories(o.output, ec);
+    if (ec || access(o.output.c_str(), W_OK) != 0) throw cli::UsageError("--output " + o.output + " is not a writable directory");
     if (o.quick) {
         if (!prompt_set) o.prompt_tokens = 16;
         if (!gen_set) o.gen_tokens = 32;

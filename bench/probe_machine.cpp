@@ -2,11 +2,13 @@
 // read bandwidth by working-set size (1 and 2 threads), peak fp32 FMA and int8 dot throughput.
 // Writes results/machine.json (see harness/SCHEMA.md) and prints a table.
 #include <immintrin.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -129,6 +131,10 @@ int probe_main(int argc, char** argv) {
             throw wb::cli::UsageError("unknown argument '" + std::string(args.current()) + "'");
         }
     }
+    const std::filesystem::path dir = std::filesystem::absolute(out).parent_path();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || access(dir.c_str(), W_OK) != 0) throw wb::cli::UsageError("-o " + out + ": cannot write into " + dir.string());
     wb::MachineLimits m;
     m.cpu = wb::cpu_model();
     const int max_threads = std::min(2, static_cast<int>(std::thread::hardware_concurrency()));

@@ -39,6 +39,14 @@ double parse_double(std::string_view flag, std::string_view text) {
     return v;
 }
 
+Kernels variant_argument(std::string_view name) {
+    try {
+        return resolve_variant(name);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(e.what());
+    }
+}
+
 std::string models_dir() {
     const char* env = std::getenv("WORKBENCH_MODELS");
     return env != nullptr && *env != '\0' ? env : WORKBENCH_MODELS_DIR;

@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "variants/variants.h"
+
 namespace wb::cli {
 
 struct UsageError : std::runtime_error {
@@ -27,6 +29,9 @@ private:
 
 long long parse_int(std::string_view flag, std::string_view text, long long lo, long long hi);
 double parse_double(std::string_view flag, std::string_view text);
+
+// The variant named on a command line; an unknown name is a UsageError listing the known ones.
+Kernels variant_argument(std::string_view name);
 
 // The models directory: $WORKBENCH_MODELS, else the one configured at build time.
 std::string models_dir();

@@ -76,17 +76,15 @@ int generate_main(int argc, char** argv) {
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    bool profile = false;
+    bool profile = false, help = false, list = false;
 
     cli::Args args(argc, argv);
     while (args.next()) {
         const std::string_view a = args.current();
         if (a == "--help" || a == "-h") {
-            print_help();
-            return 0;
+            help = true;
         } else if (a == "--list-variants") {
-            list_variants();
-            return 0;
+            list = true;
         } else if (a == "-t") {
             temperature = cli::parse_double(a, args.value());
         } else if (a == "-p") {
@@ -120,6 +118,14 @@ int generate_main(int argc, char** argv) {
             throw cli::UsageError("unexpected argument '" + std::string(a) + "'");
         }
     }
+    if (help) {
+        print_help();
+        return 0;
+    }
+    if (list) {
+        list_variants();
+        return 0;
+    }
     if (model_path.has_value() == synthetic.has_value()) throw cli::UsageError("give one MODEL path or --synthetic SHAPE");
     if (temperature < 0) {
         std::fprintf(stderr, "generate: temperature %g is below 0; using 0 (greedy)\n", temperature);
@@ -129,7 +135,7 @@ int generate_main(int argc, char** argv) {
         std::fprintf(stderr, "generate: top-p %g is outside [0, 1]; using 0.9\n", topp);
         topp = 0.9;
     }
-    const Kernels kernels = resolve_variant(variant);  // unknown names fail before the model loads
+    const Kernels kernels = cli::variant_argument(variant);  // unknown names fail before the model loads
 
     std::optional<Checkpoint> checkpoint;
     if (synthetic) {

@@ -41,9 +41,9 @@ int synth_main(int argc, char** argv) {
     const std::optional<Config> shape = find_shape(*shape_name);
     if (!shape) throw cli::UsageError("unknown shape '" + *shape_name + "' (known: " + shape_names() + ")");
     if (const std::optional<std::uint64_t> free = disk_space_for(*out)) require_disk(*out, v0_file_bytes(*shape), *free);
-    std::fprintf(stderr, "synth: writing %s (%s, %.1f MB)\n", out->c_str(), shape->summary().c_str(),
-                 static_cast<double>(v0_file_bytes(*shape)) / 1e6);
     write_synthetic(*shape, static_cast<std::uint64_t>(seed), *out);
+    std::fprintf(stderr, "synth: wrote %s (%s, %.1f MB)\n", out->c_str(), shape->summary().c_str(),
+                 static_cast<double>(v0_file_bytes(*shape)) / 1e6);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -34,6 +35,7 @@ bool continues(const std::string& held, unsigned char b) {
 Tokenizer::Tokenizer(const std::string& path, int vocab_size) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw LoadError(path + ": cannot open tokenizer");
+    if (!std::filesystem::is_regular_file(path)) throw LoadError(path + ": cannot read tokenizer: not a regular file");
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::size_t at = 0;
     auto read = [&](void* out, std::size_t n) {

@@ -80,6 +80,10 @@ class BenchAllTest(unittest.TestCase):
             (["--synthetic", "gpt5"], "unknown shape"),
             (["--repetitions", "x"], "expects a whole number"),
             (["--bogus"], "unknown option"),
+            (["--threads", "1,,2"], "empty item"),
+            (["--variants", ""], "needs a comma-separated list"),
+            (["--model", "/nonexistent/model.bin"], "no such checkpoint file"),
+            (["--output", "/proc/not-here"], "not a writable directory"),
         ):
             run = subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=60)
             self.assertNotEqual(run.returncode, 0, args)
