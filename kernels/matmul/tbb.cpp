@@ -12,6 +12,10 @@ namespace wb::matmul {
 static void run_tbb(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const float* a = gemm::pack_activations(x, m, w.n, ctx);
     const int n_strips = gemm::strips(w);
+    if (ctx.threads() == 1) {  // one thread: skip the arena's fork and join on every call
+        gemm::run_strips(w, a, x, y, m, 0, n_strips);
+        return;
+    }
     // Each task streams a few hundred KiB of weights, and there are several tasks per thread.
     const long strip_bytes = static_cast<long>(w.n) * gemm::kNR * static_cast<long>(sizeof(float));
     const int by_bytes = static_cast<int>(std::max<long>(1, (256L << 10) / strip_bytes));

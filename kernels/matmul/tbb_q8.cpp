@@ -11,6 +11,10 @@ namespace wb::matmul {
 
 static void run_tbb_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const q8::Activations a = q8::quantize_activations(x, m, w.n, ctx);
+    if (ctx.threads() == 1) {  // one thread: skip the arena's fork and join on every call
+        q8::run_rows(q8::best_dot(), w, a, y, m, 0, w.d);
+        return;
+    }
     const int blocks = (w.d + q8::kRows - 1) / q8::kRows;
     const long block_bytes = static_cast<long>(q8::kRows) * w.n;
     const int by_bytes = static_cast<int>(std::max<long>(1, (256L << 10) / block_bytes));
