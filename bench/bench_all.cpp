@@ -469,16 +469,17 @@ private:
         std::string name;
         std::vector<std::string> command;
         std::string threads_env;  // empty: single-threaded
+        std::string compiler, flags;  // how it is built or run, for its records
     };
 
     void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
         const std::string py = std::string(WORKBENCH_PYTHON), scripts = std::string(WORKBENCH_SOURCE_DIR) + "/bench/baselines/python/";
         const std::vector<Baseline> baselines = {
-            {"c-run", {bin_dir_ + "/baseline-run"}, ""},
-            {"c-runfast", {bin_dir_ + "/baseline-runfast"}, ""},
-            {"c-runomp", {bin_dir_ + "/baseline-runomp"}, "OMP_NUM_THREADS"},
-            {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS"},
-            {"python", {py, scripts + "llama2_pure.py"}, ""},
+            {"c-run", {bin_dir_ + "/baseline-run"}, "", "cc", "-O3 -ffp-contract=off"},
+            {"c-runfast", {bin_dir_ + "/baseline-runfast"}, "", "cc", "-Ofast -march=native"},
+            {"c-runomp", {bin_dir_ + "/baseline-runomp"}, "OMP_NUM_THREADS", "cc", "-Ofast -march=native -fopenmp"},
+            {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS", py, "NumPy on the system BLAS"},
+            {"python", {py, scripts + "llama2_pure.py"}, "", py, "pure CPython"},
         };
         const Tokenizer tok(m.tokenizer_path, m.checkpoint.config().vocab_size);
         for (const Baseline& b : baselines) {
@@ -503,6 +504,8 @@ private:
     Record measure_baseline(const Model& m, const Baseline& b, const std::string& text, int P, int N, int threads, int reps) {
         Record r = base_record(m, "baseline", b.name, threads, P, N);
         r.repetitions = reps;
+        r.build.compiler = b.compiler;
+        r.build.flags = b.flags;
         std::vector<std::string> argv = b.command;
         for (const std::string& a : {m.file, std::string("-z"), m.tokenizer_path, std::string("-t"), std::string("0"),
                                      std::string("-n"), std::to_string(P + N - 1), std::string("-i"), text}) {

@@ -46,7 +46,8 @@ BuildInfo build_info() {
     const std::string git = std::string("git -C '") + WORKBENCH_SOURCE_DIR + "' ";
     std::string sha = command_output(git + "rev-parse --short HEAD 2>/dev/null");
     if (sha.empty()) sha = "unknown";
-    else if (!command_output(git + "status --porcelain --untracked-files=no 2>/dev/null").empty()) sha += "-dirty";
+    // Result files change during a run; only code makes a build dirty.
+    else if (!command_output(git + "status --porcelain --untracked-files=no -- . ':!results' 2>/dev/null").empty()) sha += "-dirty";
     return {sha, std::string("g++ ") + __VERSION__, WORKBENCH_CXX_FLAGS, cpu_model(), host_name()};
 }
 

@@ -340,28 +340,44 @@ def machine_section(res, machine, bench_sources):
     return ["## Machine and build", ""] + table(("", "value"), rows)
 
 
+def ceiling_of(machine, record):
+    """Decode tok/s the read bandwidth allows for a record's fp32 weights (model_bytes), or None."""
+    gbs = bandwidth(machine, record["threads"], record["model_bytes"]) if machine else None
+    return gbs * 1e9 / record["model_bytes"] if gbs else None
+
+
 def summary_section(res, machine):
-    rows = []
+    rows, fp32_rows = [], []
     for model in res.models:
         runs = res.ok(model, "workbench")
         for threads in sorted({r["threads"] for r in runs}):
-            best = max((r for r in runs if r["threads"] == threads), key=lambda r: median(r, "decode_tok_s"))
+            mine = [r for r in runs if r["threads"] == threads]
+            best = max(mine, key=lambda r: median(r, "decode_tok_s"))
             decode = median(best, "decode_tok_s")
-            gbs = bandwidth(machine, threads, best["model_bytes"]) if machine else None
-            ceiling = gbs * 1e9 / best["model_bytes"] if gbs else None
+            # model_bytes counts fp32 weights: a ceiling only means something for a variant that streams them.
+            ceiling = ceiling_of(machine, best) if best.get("agreement") is None else None
             rows.append([model, threads, best["variant"], num(decode), num(median(best, "prefill_tok_s"))]
                         + [f"{num(s)}×" if s else "n/a"
                            for s in (speedup(best, res.baseline(b, model, threads)) for b in SUMMARY_BASELINES)]
                         + [num(ceiling), f"{100 * decode / ceiling:.0f}%" if ceiling else "n/a"])
+            exact = [r for r in mine if r.get("agreement") is None]
+            if exact:
+                fp32 = max(exact, key=lambda r: median(r, "decode_tok_s"))
+                c = ceiling_of(machine, fp32)
+                fp32_rows.append([model, threads, fp32["variant"], num(median(fp32, "decode_tok_s")), num(c),
+                                  f"{100 * median(fp32, 'decode_tok_s') / c:.0f}%" if c else "n/a"])
     header = ["model", "threads", "best variant", "decode tok/s", "prefill tok/s"] + \
         [f"vs {b}" for b in SUMMARY_BASELINES] + ["ceiling tok/s", "of ceiling"]
     return ["## Summary", ""] + table(header, rows) + [
         "",
         "Best = highest median decode tok/s among the workbench variants. Speedups are ratios of median "
         "decode tok/s against the baseline at the same thread count, or at 1 thread when it has no run "
-        "at that count. Ceiling = read bandwidth ÷ model_bytes, with the bandwidth measured "
-        "(machine.json) at the smallest working set ≥ model_bytes for that thread count, or at the "
-        "largest one measured if none is that large."]
+        "at that count. Ceiling = read bandwidth ÷ model_bytes (the fp32 weights a decode step streams), "
+        "with the bandwidth measured (machine.json) at the smallest working set ≥ model_bytes for that "
+        "thread count, or at the largest one measured if none is that large; n/a for int8 and bf16 "
+        "variants, which stream fewer bytes.", "",
+        "## Best fp32 variant against the read-bandwidth ceiling", ""] + table(
+        ["model", "threads", "variant", "decode tok/s", "ceiling tok/s", "of ceiling"], fp32_rows)
 
 
 def records_section(res):
