@@ -3,6 +3,7 @@
 // every array's first and last element is read, so AddressSanitizer faults on any bad bound.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "model/checkpoint.h"
@@ -14,8 +15,17 @@ using namespace wb;
 float touch(const float* p, std::uint64_t count) { return p[0] + p[count - 1]; }
 
 float touch(const WeightView& w, int rows, int cols) {
-    if (w.d != rows || w.n != cols || w.dtype != DType::f32) std::abort();  // a view whose shape lies
-    return touch(static_cast<const float*>(w.data), static_cast<std::uint64_t>(rows) * cols);
+    if (w.d != rows || w.n != cols) std::abort();  // a view whose shape lies
+    const std::uint64_t count = static_cast<std::uint64_t>(rows) * cols;
+    if (w.dtype == DType::f32) return touch(static_cast<const float*>(w.data), count);
+    // Q8_0 (v2): int8 values, then count / group_size scales that need not be 4-byte aligned.
+    if (w.group_size <= 0 || count % w.group_size != 0) std::abort();
+    const auto* q = static_cast<const std::int8_t*>(w.data);
+    const auto* scales = reinterpret_cast<const std::byte*>(w.scales);
+    float first, last;
+    std::memcpy(&first, scales, sizeof first);
+    std::memcpy(&last, scales + (count / w.group_size - 1) * sizeof(float), sizeof last);
+    return q[0] + q[count - 1] + first + last;
 }
 
 float touch_all(const Checkpoint& ck) {
