@@ -37,6 +37,12 @@ void dequantize_q8(const std::int8_t* q, const float* scales, std::int64_t count
 
 namespace matmul {
 
+std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (p == nullptr) throw std::bad_alloc();
+    return {p, std::free};
+}
+
 PackedWeight prepare_f32(const WeightView& w, ExecContext&) {
     PackedWeight p;
     p.d = w.d;

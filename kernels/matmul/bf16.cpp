@@ -40,8 +40,8 @@ PackedWeight pack_bf16(const WeightView& view, ExecContext& ctx) {
     const PackedWeight src = prepare_f32(view, ctx);
     const auto* W = static_cast<const float*>(src.data);
     const long d = src.d, n = src.n, np = padded(n);
-    auto* buf = static_cast<std::uint16_t*>(std::aligned_alloc(64, ((d * np * 2 + 63) / 64) * 64));
-    if (buf == nullptr) throw std::bad_alloc();
+    std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(d * np) * sizeof(std::uint16_t));
+    auto* buf = static_cast<std::uint16_t*>(storage.get());
     for (long i = 0; i < d; i++) {
         for (long j = 0; j < np; j++) buf[i * np + j] = j < n ? to_bf16(W[i * n + j]) : 0;
     }
@@ -49,7 +49,7 @@ PackedWeight pack_bf16(const WeightView& view, ExecContext& ctx) {
     p.data = buf;
     p.d = src.d;
     p.n = src.n;
-    p.storage = std::shared_ptr<void>(buf, std::free);
+    p.storage = std::move(storage);
     return p;
 }
 

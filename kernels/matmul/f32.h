@@ -1,12 +1,18 @@
 // Helpers shared by the fp32 matmul kernels.
 #pragma once
 
+#include <cstddef>
+#include <memory>
+
 #include "kernels/kernel.h"
 
 namespace wb::matmul {
 
 // The weight as fp32 row-major [d x n]: a view of an fp32 checkpoint, a dequantised copy of a Q8_0 one.
 PackedWeight prepare_f32(const WeightView& w, ExecContext& ctx);
+
+// A 64-byte-aligned buffer of at least `bytes`, for a kernel's re-laid-out weights.
+std::shared_ptr<void> aligned_buffer(std::size_t bytes);
 
 
 }  // namespace wb::matmul

@@ -109,8 +109,8 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     const long d = src.d, G = groups(src.n), np = G * kQ8Group, blocks = (d + kRows - 1) / kRows;
     const long rows_padded = blocks * kRows;
     const std::size_t bytes = static_cast<std::size_t>(rows_padded * np + rows_padded * G * 4 * 2);
-    auto* buf = static_cast<std::byte*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    if (buf == nullptr) throw std::bad_alloc();
+    std::shared_ptr<void> storage = aligned_buffer(bytes);
+    auto* buf = static_cast<std::byte*>(storage.get());
     auto* q = reinterpret_cast<std::int8_t*>(buf);
     auto* scales = reinterpret_cast<float*>(buf + rows_padded * np);
     auto* sums = reinterpret_cast<std::int32_t*>(scales + rows_padded * G);
@@ -135,7 +135,7 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     p.scales = scales;
     p.d = src.d;
     p.n = src.n;
-    p.storage = std::shared_ptr<void>(buf, std::free);
+    p.storage = std::move(storage);
     return p;
 }
 

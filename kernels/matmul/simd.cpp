@@ -24,9 +24,8 @@ PackedWeight pack_simd(const WeightView& view, ExecContext& ctx) {
     const PackedWeight src = prepare_f32(view, ctx);
     const auto* W = static_cast<const float*>(src.data);
     const long d = src.d, n = src.n, np = padded_n(n), groups = (d + kRows - 1) / kRows;
-    const std::size_t count = static_cast<std::size_t>(groups * kRows * np);
-    auto* buf = static_cast<float*>(std::aligned_alloc(64, count * sizeof(float)));
-    if (buf == nullptr) throw std::bad_alloc();
+    std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(groups * kRows * np) * sizeof(float));
+    auto* buf = static_cast<float*>(storage.get());
     for (long g = 0; g < groups; g++) {
         for (long c = 0; c < np; c += kLanes) {
             float* dst = buf + (g * np + c) * kRows;
@@ -42,7 +41,7 @@ PackedWeight pack_simd(const WeightView& view, ExecContext& ctx) {
     p.data = buf;
     p.d = src.d;
     p.n = src.n;
-    p.storage = std::shared_ptr<void>(buf, std::free);
+    p.storage = std::move(storage);
     return p;
 }
 

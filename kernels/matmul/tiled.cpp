@@ -81,6 +81,19 @@ void matvec_strip(const float* B, long n, const float* x, float* y, int cols) {
     std::memcpy(y, out, static_cast<std::size_t>(cols) * sizeof(float));
 }
 
+// Rows [0, rows) of src[rows x n] packed into strips of `width` rows, each [n][width], zero-padded.
+void pack_strips(const float* src, long rows, long n, long width, float* dst) {
+    for (long s = 0; s * width < rows; s++) {
+        float* strip = dst + s * n * width;
+        for (long k = 0; k < n; k++) {
+            for (long j = 0; j < width; j++) {
+                const long row = s * width + j;
+                strip[k * width + j] = row < rows ? src[row * n + k] : 0.0f;
+            }
+        }
+    }
+}
+
 }  // namespace
 
 int strips(const PackedWeight& w) { return (w.d + kNR - 1) / kNR; }
@@ -89,21 +102,10 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     const PackedWeight src = prepare_f32(view, ctx);
     const auto* W = static_cast<const float*>(src.data);
     const long n = src.n, d = src.d, n_strips = (d + kNR - 1) / kNR;
-    const std::size_t count = static_cast<std::size_t>(n_strips * n * kNR);
-    auto* buf = static_cast<float*>(std::aligned_alloc(64, ((count * sizeof(float) + 63) / 64) * 64));
-    if (buf == nullptr) throw std::bad_alloc();
-    std::shared_ptr<void> storage(buf, std::free);
-    for (long s = 0; s < n_strips; s++) {
-        float* strip = buf + s * n * kNR;
-        for (long k = 0; k < n; k++) {
-            for (long j = 0; j < kNR; j++) {
-                const long row = s * kNR + j;
-                strip[k * kNR + j] = row < d ? W[row * n + k] : 0.0f;
-            }
-        }
-    }
+    std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(n_strips * n * kNR) * sizeof(float));
+    pack_strips(W, d, n, kNR, static_cast<float*>(storage.get()));
     PackedWeight p;
-    p.data = buf;
+    p.data = storage.get();
     p.d = src.d;
     p.n = src.n;
     p.storage = std::move(storage);
@@ -114,15 +116,7 @@ const float* pack_activations(const float* x, int m, int n, ExecContext& ctx) {
     if (m == 1) return nullptr;
     const long panels = (m + kMR - 1) / kMR;
     float* a = ctx.scratch(static_cast<std::size_t>(panels * n * kMR));
-    for (long p = 0; p < panels; p++) {
-        float* dst = a + p * n * kMR;
-        for (long k = 0; k < n; k++) {
-            for (long r = 0; r < kMR; r++) {
-                const long row = p * kMR + r;
-                dst[k * kMR + r] = row < m ? x[row * n + k] : 0.0f;
-            }
-        }
-    }
+    pack_strips(x, m, n, kMR, a);
     return a;
 }
 
