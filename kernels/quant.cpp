@@ -43,6 +43,16 @@ std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
     return {p, std::free};
 }
 
+PackedWeight owning(std::shared_ptr<void> storage, const PackedWeight& like, const float* scales) {
+    PackedWeight p;
+    p.data = storage.get();
+    p.scales = scales;
+    p.d = like.d;
+    p.n = like.n;
+    p.storage = std::move(storage);
+    return p;
+}
+
 PackedWeight prepare_f32(const WeightView& w, ExecContext&) {
     PackedWeight p;
     p.d = w.d;

@@ -45,12 +45,7 @@ PackedWeight pack_bf16(const WeightView& view, ExecContext& ctx) {
     for (long i = 0; i < d; i++) {
         for (long j = 0; j < np; j++) buf[i * np + j] = j < n ? to_bf16(W[i * n + j]) : 0;
     }
-    PackedWeight p;
-    p.data = buf;
-    p.d = src.d;
-    p.n = src.n;
-    p.storage = std::move(storage);
-    return p;
+    return owning(std::move(storage), src);
 }
 
 #if defined(__AVX512BF16__)

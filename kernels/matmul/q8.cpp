@@ -130,13 +130,7 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
             sums[at] = s;
         }
     }
-    PackedWeight p;
-    p.data = q;
-    p.scales = scales;
-    p.d = src.d;
-    p.n = src.n;
-    p.storage = std::move(storage);
-    return p;
+    return owning(std::move(storage), src, scales);
 }
 
 Activations quantize_activations(const float* x, int m, int n, ExecContext& ctx) {

@@ -37,12 +37,7 @@ PackedWeight pack_simd(const WeightView& view, ExecContext& ctx) {
             }
         }
     }
-    PackedWeight p;
-    p.data = buf;
-    p.d = src.d;
-    p.n = src.n;
-    p.storage = std::move(storage);
-    return p;
+    return owning(std::move(storage), src);
 }
 
 void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {

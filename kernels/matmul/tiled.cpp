@@ -104,12 +104,7 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     const long n = src.n, d = src.d, n_strips = (d + kNR - 1) / kNR;
     std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(n_strips * n * kNR) * sizeof(float));
     pack_strips(W, d, n, kNR, static_cast<float*>(storage.get()));
-    PackedWeight p;
-    p.data = storage.get();
-    p.d = src.d;
-    p.n = src.n;
-    p.storage = std::move(storage);
-    return p;
+    return owning(std::move(storage), src);
 }
 
 const float* pack_activations(const float* x, int m, int n, ExecContext& ctx) {
