@@ -331,7 +331,7 @@ private:
         const int steps = P + N - 1;
         const int gate_steps = std::min(budget, P + kGateTokens - 1);
 
-        const std::vector<int> reference = greedy(m, tok, prompt, gate_steps, "naive", 1, nullptr).tokens;
+        const std::vector<int> reference = greedy(m, tok, prompt, gate_steps, "naive").tokens;
         for (const std::string& variant : o_.variants) {
             for (const int threads : o_.threads) {
                 check_stop();
@@ -342,10 +342,10 @@ private:
         if (o_.baselines) run_baselines(m, text, P, N, rows);
     }
 
+    // One greedy run of a variant on one thread (the correctness gate's reference).
     GenerationResult greedy(const Model& m, const Tokenizer& tok, const std::vector<int>& prompt, int steps,
-                            const std::string& variant, int threads, Profiler* profiler) {
-        ExecContext ctx(threads);
-        ctx.profiler = profiler;
+                            const std::string& variant) {
+        ExecContext ctx(1);
         Transformer model(m.checkpoint, resolve_variant(variant), ctx);
         Sampler sampler(m.checkpoint.config().vocab_size, 0.0f, 0.9f, 1);
         return generate(model, tok, sampler, prompt, steps, [](std::string_view) {});

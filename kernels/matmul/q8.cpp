@@ -99,7 +99,6 @@ void rows(const PackedWeight& w, const Activations& a, float* y, int m, int begi
 
 }  // namespace
 
-bool has_vnni() { return kVnni; }
 bool has_avx2() { return kAvx2; }
 Dot best_dot() { return kVnni ? Dot::vnni : Dot::widening; }
 

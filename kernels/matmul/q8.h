@@ -28,7 +28,6 @@ enum class Dot { vnni, widening };
 // y[:, rows begin .. end) for all m activation rows; begin is a multiple of kRows.
 void run_rows(Dot dot, const PackedWeight& w, const Activations& a, float* y, int m, int begin, int end);
 
-bool has_vnni();
 bool has_avx2();
 Dot best_dot();  // vnni where the build targets it, else widening
 

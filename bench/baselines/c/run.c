@@ -112,23 +112,19 @@ static void load_model(Model *m, const char *path) {
         if (size < V1_HEADER_BYTES) die("checkpoint %s is truncated (v1 header)", path);
         int version = read_i32(bytes + 4);
         if (version != 1) die("checkpoint %s: only export versions 0 (legacy) and 1 (fp32) are supported", path);
-        c->dim = read_i32(bytes + 8);
-        c->hidden_dim = read_i32(bytes + 12);
-        c->n_layers = read_i32(bytes + 16);
-        c->n_heads = read_i32(bytes + 20);
-        c->n_kv_heads = read_i32(bytes + 24);
-        c->vocab_size = read_i32(bytes + 28);
-        c->seq_len = read_i32(bytes + 32);
+    }
+    const unsigned char *h = bytes + (v1 ? 8 : 0); /* the seven config ints */
+    c->dim = read_i32(h + 0);
+    c->hidden_dim = read_i32(h + 4);
+    c->n_layers = read_i32(h + 8);
+    c->n_heads = read_i32(h + 12);
+    c->n_kv_heads = read_i32(h + 16);
+    c->vocab_size = read_i32(h + 20);
+    c->seq_len = read_i32(h + 24);
+    if (v1) {
         shared = bytes[36] != 0;
         header = V1_HEADER_BYTES;
     } else {
-        c->dim = read_i32(bytes + 0);
-        c->hidden_dim = read_i32(bytes + 4);
-        c->n_layers = read_i32(bytes + 8);
-        c->n_heads = read_i32(bytes + 12);
-        c->n_kv_heads = read_i32(bytes + 16);
-        c->vocab_size = read_i32(bytes + 20);
-        c->seq_len = read_i32(bytes + 24);
         shared = c->vocab_size > 0;
         if (c->vocab_size < 0) c->vocab_size = -c->vocab_size;
         header = 28;
