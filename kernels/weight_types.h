@@ -1,0 +1,41 @@
+// Weight types as one table (ggml's type traits are the model): one row per type with its name, GGUF id,
+// block size, bytes per block and dequantise-rows. Outside the kernels that take a type natively, this is
+// the only place a type's layout is known; every other kernel reaches a weight through dequantize_rows.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace wb {
+
+enum class DType : std::uint8_t {
+    f32, f16, bf16,
+    q8_0, q4_0, q4_1, q5_0, q5_1,  // GGUF's 32-weight blocks with an fp16 scale (and min)
+    q4_K, q5_K, q6_K,              // GGUF's 256-weight super-blocks
+    q8_v2,                         // llama2.c export.py v2: int8 values, then fp32 scales per group of the flattened matrix
+};
+
+struct WeightView;
+
+struct TypeTraits {
+    DType type;
+    const char* name;  // as GGUF and llama.cpp name it: "F32", "Q4_K", ...; "Q8_0 (llama2.c v2)" for q8_v2
+    int gguf_id;       // ggml_type id in GGUF files; -1 when GGUF has no such type
+    int block;         // weights per block (1 for plain floats)
+    int block_bytes;   // bytes per block
+    // out[rows x w.n] = rows row0 .. row0+rows-1 of w as fp32.
+    void (*dequantize_rows)(const WeightView& w, std::int64_t row0, std::int64_t rows, float* out);
+    // Writes n weights (a multiple of block) in this type; null where the workbench does not write the type.
+    void (*quantize_row)(const float* x, void* out, std::int64_t n);
+};
+
+std::span<const TypeTraits> weight_types();
+const TypeTraits& traits(DType t);
+const TypeTraits* find_gguf_type(int gguf_id);        // null for ids the table lacks
+const TypeTraits* find_type(std::string_view name);   // by name, case-insensitive ("q8_0", "F16")
+
+// Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
+std::uint64_t row_bytes(DType t, std::int64_t n);
+
+}  // namespace wb
