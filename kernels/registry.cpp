@@ -3,7 +3,7 @@
 namespace wb {
 
 namespace matmul {
-extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, bf16, bf16_widening;
+extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, bf16, bf16_widening, tbb_bf16;
 }
 namespace attention {
 extern const AttentionKernel naive, simd, tbb, flash;
@@ -13,7 +13,7 @@ extern const AttentionKernel naive, simd, tbb, flash;
 static const MatmulKernel* const kMatmulKernels[] = {
     &matmul::naive, &matmul::simd,      &matmul::tiled, &matmul::blas,
     &matmul::tbb,   &matmul::q8_kernel, &matmul::q8_widening, &matmul::tbb_q8,
-    &matmul::bf16,  &matmul::bf16_widening,
+    &matmul::bf16,  &matmul::bf16_widening, &matmul::tbb_bf16,
 };
 static const AttentionKernel* const kAttentionKernels[] = {
     &attention::naive,

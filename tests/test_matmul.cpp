@@ -47,7 +47,8 @@ double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, 
 }
 
 TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
-    // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels or 64-wide groups.
+    // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels, 64-wide groups or
+    // bf16's pairs of k; n = 300 takes two depth passes, d = 259 two column blocks.
     const Shape shapes[] = {{1, 1}, {7, 5}, {33, 67}, {100, 129}, {64, 256}, {259, 300}};
     for (const MatmulKernel* k : matmul_kernels()) {
         if (!k->available()) {
@@ -56,7 +57,7 @@ TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
         }
         for (const Shape s : shapes) {
             const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
-            for (const int m : {1, 3, 64}) {
+            for (const int m : {1, 3, 8, 17, 64, 128}) {
                 const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
                 for (const int threads : {1, 2}) {
                     const double err = worst_relative_error(*k, W, x, s, m, threads);

@@ -12,8 +12,9 @@ static const Variant kVariants[] = {
     {"blas", "matmul.blas", "attention.simd", "OpenBLAS sgemv/sgemm"},
     {"simd", "matmul.simd", "attention.simd", "xsimd FMA matvec over rows interleaved at load"},
     {"tiled", "matmul.tiled", "attention.flash", "BLIS-style packed GEMM and flash attention, strongest for batched prefill"},
-    {"bf16", "matmul.bf16", "attention.simd", "bfloat16 weights: half the bytes, AVX512-BF16 dot products"},
+    {"bf16", "matmul.bf16", "attention.flash", "bfloat16 weights: half the bytes, AVX512-BF16 GEMM / matvec"},
     {"tbb", "matmul.tbb", "attention.flash", "packed GEMM / matvec strips and flash attention blocks in parallel over TBB"},
+    {"tbb-bf16", "matmul.tbb-bf16", "attention.flash", "bfloat16 GEMM / matvec strips and flash attention blocks in parallel over TBB"},
     {"q8", "matmul.q8", "attention.flash", "Q8_0 int8 weights and activations, VNNI dot products"},
     {"tbb-q8", "matmul.tbb-q8", "attention.flash", "Q8_0 int8 rows and flash attention blocks in parallel over TBB"},
 };
