@@ -6,6 +6,7 @@
 #include "kernels/exec_context.h"
 #include "kernels/quant.h"
 #include "kernels/registry.h"
+#include "kernels/weight_types.h"
 #include "model/generate.h"
 #include "test_util.h"
 
@@ -113,6 +114,40 @@ TEST(Matmul, QuantisedKernelsHoldWeightsWithinAStep) {
                     EXPECT_LE(std::fabs(held[i * s.n + j] - W[i * s.n + j]), amax / levels * 1.004 + amax * 1e-3)
                         << name << " row " << i << " col " << j;
                 }
+            }
+        }
+    }
+}
+
+// GGUF's Q8_0 and Q4_0 blocks are taken as they are: the kernel holds exactly the values the file holds.
+TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
+    const Shape s{45, 96};
+    const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 6);
+    for (const auto& [name, type] : {std::pair{"matmul.q8", DType::q8_0}, std::pair{"matmul.q4", DType::q4_0},
+                                     std::pair{"matmul.tbb-q4", DType::q4_0}}) {
+        const MatmulKernel* k = find_matmul(name);
+        if (!k->available()) continue;
+        const TypeTraits& t = traits(type);
+        std::vector<std::uint8_t> file(row_bytes(type, s.n) * s.d);
+        for (int i = 0; i < s.d; i++) t.quantize_row(W.data() + i * s.n, file.data() + i * row_bytes(type, s.n), s.n);
+        const WeightView view{file.data(), nullptr, s.d, s.n, type};
+        std::vector<float> want(W.size()), held(W.size(), NAN);
+        t.dequantize_rows(view, 0, s.d, want.data());
+        ExecContext ctx(2);
+        const PackedWeight packed = k->prepare(view, ctx);
+        k->unpack(packed, held.data());
+        EXPECT_EQ(held, want) << name;
+        // and it computes with them: against naive on the file's values
+        const auto x = random_vector(static_cast<std::size_t>(3) * s.n, 7);
+        std::vector<float> y(static_cast<std::size_t>(3) * s.d), ref(y.size());
+        k->run(packed, x.data(), y.data(), 3, ctx);
+        const MatmulKernel& naive = *find_matmul("matmul.naive");
+        naive.run(naive.prepare(WeightView{want.data(), nullptr, s.d, s.n}, ctx), x.data(), ref.data(), 3, ctx);
+        for (int r = 0; r < 3; r++) {
+            for (int i = 0; i < s.d; i++) {
+                double scale = 0;
+                for (int j = 0; j < s.n; j++) scale += std::fabs(want[i * s.n + j] * x[r * s.n + j]);
+                EXPECT_NEAR(y[r * s.d + i], ref[r * s.d + i], k->tolerance * scale) << name;
             }
         }
     }

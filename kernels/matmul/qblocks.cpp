@@ -12,6 +12,7 @@
 
 #include "kernels/exec_context.h"
 #include "kernels/matmul/f32.h"
+#include "kernels/weight_types.h"
 
 namespace wb::matmul::qblocks {
 
@@ -215,9 +216,19 @@ int panels(const PackedWeight& w) { return (w.d + kPanelRows - 1) / kPanelRows; 
 
 #if defined(__AVX512BW__) && defined(__F16C__)
 
+// The signed codes and fp16 scale of block b of a GGUF Q8_0 or Q4_0 row, taken as they are.
+void native_block(const Format& f, const std::uint8_t* row, long b, std::int8_t* q, std::uint16_t& scale) {
+    const std::uint8_t* blk = row + b * (f.bits == Bits::q8 ? 2 + kBlock : 2 + kBlock / 2);
+    std::memcpy(&scale, blk, 2);
+    for (int k = 0; k < kBlock; k++) {
+        q[k] = f.bits == Bits::q8 ? static_cast<std::int8_t>(blk[2 + k])
+                                  : static_cast<std::int8_t>((blk[2 + k % 16] >> (k < 16 ? 0 : 4) & 0x0F) - 8);
+    }
+}
+
 PackedWeight pack(const WeightView& view, const Format& f, ExecContext& ctx) {
-    const PackedWeight src = prepare_f32(view, ctx);
-    const auto* W = static_cast<const float*>(src.data);
+    const bool native = view.dtype == (f.bits == Bits::q8 ? DType::q8_0 : DType::q4_0);
+    const PackedWeight src = native ? PackedWeight{view.data, nullptr, view.d, view.n, nullptr} : prepare_f32(view, ctx);
     const long d = src.d, n = src.n, G = blocks(src.n), P = panels(src);
     const std::size_t bytes = static_cast<std::size_t>(P * G * block_stride(f));
     std::shared_ptr<void> storage = aligned_buffer(bytes);
@@ -228,10 +239,14 @@ PackedWeight pack(const WeightView& view, const Format& f, ExecContext& ctx) {
     std::uint16_t scale;
     for (long row = 0; row < d; row++) {
         for (long b = 0; b < G; b++) {
-            const long k0 = b * kBlock, len = std::min<long>(kBlock, n - k0);
-            std::fill(block, block + kBlock, 0.0f);
-            std::memcpy(block, W + row * n + k0, static_cast<std::size_t>(len) * sizeof(float));
-            quantize_block(f, block, q, scale);
+            if (native) {
+                native_block(f, static_cast<const std::uint8_t*>(view.data) + row * row_bytes(view.dtype, n), b, q, scale);
+            } else {
+                const long k0 = b * kBlock, len = std::min<long>(kBlock, n - k0);
+                std::fill(block, block + kBlock, 0.0f);
+                std::memcpy(block, static_cast<const float*>(src.data) + row * n + k0, static_cast<std::size_t>(len) * sizeof(float));
+                quantize_block(f, block, q, scale);
+            }
             place(f, base, G, row, b, q, scale);
         }
     }

@@ -44,7 +44,7 @@ int blocks(int n);          // ceil(n / kBlock)
 int panels(const PackedWeight& w);  // ceil(d / kPanelRows)
 
 // Re-lays out any weight the checkpoint holds: GGUF Q8_0 (for kQ8) and Q4_0 (for kQ4) blocks are taken
-// as they are; everything else is dequantised to fp32 and quantised here.
+// as they are, codes and scales unchanged; everything else is dequantised to fp32 and quantised here.
 PackedWeight pack(const WeightView& w, const Format& f, ExecContext& ctx);
 
 // out[d x n] = the weights as the panels hold them (what the kernel's results are exact against).
