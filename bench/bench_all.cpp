@@ -392,9 +392,9 @@ private:
         r.peak_rss_mb = peak_rss_mb();
         if (o_.profile) {
             Profiler prof;
-            ctx.profiler = &prof;
+            ctx.observer = &prof;
             run_once(steps);
-            ctx.profiler = nullptr;
+            ctx.observer = nullptr;
             std::vector<std::pair<std::string, double>> ops;
             for (int op = 0; op < static_cast<int>(Op::count); op++) {
                 ops.emplace_back(op_name(static_cast<Op>(op)), prof.seconds(static_cast<Op>(op)) * 1e3 / steps);
@@ -435,10 +435,10 @@ private:
             check_stop();
             const int token = 42;
             model.forward(&token, 1, p - 1);  // warm-up
-            ctx.profiler = &prof;
+            ctx.observer = &prof;
             prof.reset();
             for (int i = 0; i < kSteps; i++) model.forward(&token, 1, p);
-            ctx.profiler = nullptr;
+            ctx.observer = nullptr;
             double matmuls = 0;
             for (int op = 0; op < static_cast<int>(Op::count); op++) {
                 ms[op].push_back(prof.seconds(static_cast<Op>(op)) * 1e3 / kSteps);

@@ -6,20 +6,20 @@
 #include <cstdint>
 #include <memory>
 
+#include "kernels/weight_types.h"
+
 namespace wb {
 
 class ExecContext;
 
-enum class DType : std::uint8_t { f32, q8_0 };
-
 // A weight matrix as the checkpoint stores it: d rows (outputs) x n columns (inputs), row-major.
 struct WeightView {
-    const void* data = nullptr;     // f32: d*n floats; q8_0: d*n int8
-    const float* scales = nullptr;  // q8_0 only: d*n/group_size scales
+    const void* data = nullptr;     // rows of dtype's blocks, row i at byte i * row_bytes(dtype, n); q8_v2: d*n int8
+    const float* scales = nullptr;  // q8_v2 only: d*n/group_size fp32 scales, not necessarily 4-byte aligned
     int d = 0;
     int n = 0;
     DType dtype = DType::f32;
-    int group_size = 0;  // q8_0 only
+    int group_size = 0;  // q8_v2 only: scale groups along the flattened matrix
 };
 
 // What a kernel's prepare() made of a weight: a view (no copy) or a re-laid-out copy it owns.
@@ -37,10 +37,13 @@ struct MatmulKernel {
     const char* description;  // one line
     // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
     float tolerance;
-    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.125 Q8_0 with its scales)
+    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.0625 Q8_0 and 0.5625 Q4_0 with their scales)
     bool (*available)();  // CPU features / library present
     PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
     void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
+    // out[d x n] = the weights as prepare() stored them, for kernels that round them (4-bit): tolerance is then
+    // measured against the naive kernel on these. Null when prepare() keeps every weight's value.
+    void (*unpack)(const PackedWeight& w, float* out) = nullptr;
 };
 
 // All heads of one layer for m query positions pos .. pos+m-1; query i attends to keys 0 .. pos+i.

@@ -1,5 +1,5 @@
 // llama2.c checkpoints: memory-mapped files (legacy v0, export.py v1 fp32 and v2 Q8_0) or synthetic
-// weights in memory. v2 matrices stay quantised (WeightView dtype q8_0) for the kernels' prepare().
+// weights in memory. v2 matrices stay quantised (WeightView dtype q8_v2) for the kernels' prepare().
 #pragma once
 
 #include <cstddef>
