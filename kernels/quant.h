@@ -1,5 +1,5 @@
-// Q8_0 quantisation (llama2.c runq / export.py v2): int8 values in groups along a row, one fp32
-// scale per group, scale = max|w| / 127. Shared by the loader and the int8 kernels.
+// Q8_0 quantisation as llama2.c's runq and export.py v2 do it: int8 values in groups along a row, one fp32
+// scale per group, scale = max|w| / 127. The int8 kernels' weights and activations.
 #pragma once
 
 #include <cstdint>
