@@ -686,8 +686,8 @@ def headline(res, machine, positions):
 
 def formats_section(res, machine):
     """Per model and thread count, the best workbench variant of each format, decode and prefill."""
-    bases = [b for b in SUMMARY_BASELINES if res.runs(impl="baseline") and any(
-        r["variant"] == b for r in res.runs(impl="baseline"))]
+    bases = [b for b in SUMMARY_BASELINES if any(r["variant"] == b for r in res.runs(impl="baseline"))]
+    peers = bool(res.runs(impl="peer"))
     rows = []
     for model in res.models:
         for t in sorted({r["threads"] for r in res.runs(model=model, impl="workbench")}):
@@ -702,10 +702,10 @@ def formats_section(res, machine):
                              pre["variant"], num(median(pre, "prefill_tok_s"))]
                             + [times(ratio(d, median(b, "decode_tok_s"))) if (b := res.baseline(n, model, t)) else "n/a"
                                for n in bases]
-                            + [against_peers(res, dec) or "n/a"])
+                            + ([against_peers(res, dec) or "n/a"] if peers else []))
     header = ["model", "threads", "format", "decode: best variant", "decode tok/s", "read ceiling tok/s",
-              "of ceiling", "prefill: best variant", "prefill tok/s"] + [f"decode vs {b}" for b in bases] + [
-        "decode vs peers"]
+              "of ceiling", "prefill: best variant", "prefill tok/s"] + [f"decode vs {b}" for b in bases] + (
+        ["decode vs peers"] if peers else [])
     return ["### Best workbench variant of each number format", ""] + table(header, rows) + [
         "",
         "Best = highest median tok/s among the workbench variants of that format (decode and prefill chosen apart). "
