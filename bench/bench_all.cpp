@@ -210,7 +210,7 @@ std::string prompt_text(const Tokenizer& tok, int tokens) {
     std::string best, text;
     for (int i = 0;; i++) {
         const std::string candidate = text.empty() ? words[i % words.size()] : text + " " + words[i % words.size()];
-        if (static_cast<int>(tok.encode(candidate, true).size()) > tokens) break;
+        if (static_cast<int>(tok.encode(candidate, tok.add_bos()).size()) > tokens) break;
         best = text = candidate;
         if (i > 100000) break;
     }
@@ -321,11 +321,12 @@ private:
             }
         } cleanup{m};
         const Config& c = m.checkpoint.config();
-        const Tokenizer tok(m.tokenizer_path, c.vocab_size);
+        const std::unique_ptr<Tokenizer> tok_owner = model_tokenizer(nullptr, m.spec.name, c.vocab_size, std::nullopt, m.tokenizer_path);
+        const Tokenizer& tok = *tok_owner;
         const int budget = c.seq_len;
         const int P_wanted = std::min(o_.prompt_tokens, budget / 2);
         const std::string text = prompt_text(tok, P_wanted);
-        const std::vector<int> prompt = tok.encode(text, true);
+        const std::vector<int> prompt = tok.encode(text, tok.add_bos());
         const int P = static_cast<int>(prompt.size());
         const int N = std::min(o_.gen_tokens, budget - P + 1);
         const int steps = P + N - 1;
@@ -339,7 +340,7 @@ private:
                 append_record(rows.back().record, o_.output, stem_);
             }
         }
-        if (o_.baselines) run_baselines(m, text, P, N, rows);
+        if (o_.baselines) run_baselines(m, tok, text, P, N, rows);
     }
 
     // One greedy run of a variant on one thread (the correctness gate's reference).
@@ -472,7 +473,7 @@ private:
         std::string compiler, flags;  // how it is built or run, for its records
     };
 
-    void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
+    void run_baselines(const Model& m, const Tokenizer& tok, const std::string& text, int P, int N, std::vector<Row>& rows) {
         const std::string py = std::string(WORKBENCH_PYTHON), scripts = std::string(WORKBENCH_SOURCE_DIR) + "/bench/baselines/python/";
         const std::vector<Baseline> baselines = {
             {"c-run", {bin_dir_ + "/baseline-run"}, "", "cc", "-O3 -ffp-contract=off"},
@@ -481,7 +482,6 @@ private:
             {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS", py, "NumPy on the system BLAS"},
             {"python", {py, scripts + "llama2_pure.py"}, "", py, "pure CPython"},
         };
-        const Tokenizer tok(m.tokenizer_path, m.checkpoint.config().vocab_size);
         for (const Baseline& b : baselines) {
             const bool python = b.name == "python";
             if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
@@ -490,7 +490,7 @@ private:
                 continue;
             }
             const std::string b_text = python ? prompt_text(tok, kPythonTokens) : text;
-            const int b_P = python ? static_cast<int>(tok.encode(b_text, true).size()) : P;
+            const int b_P = python ? static_cast<int>(tok.encode(b_text, tok.add_bos()).size()) : P;
             const int b_N = python ? kPythonTokens : N;
             for (const int threads : o_.threads) {
                 if (b.threads_env.empty() && threads != 1) continue;
