@@ -11,13 +11,9 @@
 
 #include "kernels/kernel.h"
 #include "model/config.h"
+#include "model/load_error.h"
 
 namespace wb {
-
-// Bad input: a message naming the file and what is wrong.
-struct LoadError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct LayerWeights {
     const float* rms_att;  // [dim]
