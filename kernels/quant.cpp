@@ -26,15 +26,6 @@ void quantize_q8_row(const float* x, int n, std::int8_t* q, float* scales) {
     }
 }
 
-void dequantize_q8(const std::int8_t* q, const float* scales, std::int64_t count, int group_size, float* out) {
-    for (std::int64_t g = 0; g * group_size < count; g++) {
-        float scale;  // a v2 file's scales need not be 4-byte aligned
-        std::memcpy(&scale, reinterpret_cast<const std::byte*>(scales) + g * sizeof(float), sizeof scale);
-        const std::int64_t end = std::min(count, (g + 1) * group_size);
-        for (std::int64_t i = g * group_size; i < end; i++) out[i] = static_cast<float>(q[i]) * scale;
-    }
-}
-
 namespace matmul {
 
 std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
@@ -61,9 +52,8 @@ PackedWeight prepare_f32(const WeightView& w, ExecContext&) {
         p.data = w.data;
         return p;
     }
-    const std::int64_t count = static_cast<std::int64_t>(w.d) * w.n;
-    auto values = std::shared_ptr<float[]>(new float[static_cast<std::size_t>(count)]);
-    dequantize_q8(static_cast<const std::int8_t*>(w.data), w.scales, count, w.group_size, values.get());
+    auto values = std::shared_ptr<float[]>(new float[static_cast<std::size_t>(w.d) * static_cast<std::size_t>(w.n)]);
+    traits(w.dtype).dequantize_rows(w, 0, w.d, values.get());
     p.data = values.get();
     p.storage = std::move(values);
     return p;

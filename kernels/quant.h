@@ -12,7 +12,4 @@ inline constexpr int kQ8Group = 64;
 // An all-zero group gets scale 0 and zero values: nothing divides by zero.
 void quantize_q8_row(const float* x, int n, std::int8_t* q, float* scales);
 
-// Dequantises count values laid out in consecutive groups of group_size (export.py's v2 layout).
-void dequantize_q8(const std::int8_t* q, const float* scales, std::int64_t count, int group_size, float* out);
-
 }  // namespace wb

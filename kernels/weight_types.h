@@ -26,7 +26,7 @@ struct TypeTraits {
     int block_bytes;   // bytes per block
     // out[rows x w.n] = rows row0 .. row0+rows-1 of w as fp32.
     void (*dequantize_rows)(const WeightView& w, std::int64_t row0, std::int64_t rows, float* out);
-    // Writes n weights (a multiple of block) in this type; null where the workbench does not write the type.
+    // Writes n finite weights (a multiple of block) in this type; null where the workbench does not write the type.
     void (*quantize_row)(const float* x, void* out, std::int64_t n);
 };
 
@@ -37,5 +37,12 @@ const TypeTraits* find_type(std::string_view name);   // by name, case-insensiti
 
 // Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
 std::uint64_t row_bytes(DType t, std::int64_t n);
+
+// IEEE half and bfloat16 bits <-> fp32, rounding to nearest even; NaN stays NaN (quiet), Inf stays Inf,
+// half's subnormals are kept, values past half's range become Inf.
+float fp16_to_f32(std::uint16_t h);
+std::uint16_t f32_to_fp16(float x);
+float bf16_to_f32(std::uint16_t h);
+std::uint16_t f32_to_bf16(float x);
 
 }  // namespace wb

@@ -1,7 +1,5 @@
 #include "model/checkpoint.h"
 
-#include "kernels/quant.h"
-
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -199,7 +197,7 @@ void Checkpoint::parse_q8(const std::byte* data, std::size_t size) {
     const std::byte* at = data + kV1Header + (2 * L * d + d) * sizeof(float);
     auto matrix = [&](int rows, int cols) {
         const std::uint64_t count = static_cast<std::uint64_t>(rows) * cols;
-        WeightView w{at, reinterpret_cast<const float*>(at + count), rows, cols, DType::q8_0, group};
+        WeightView w{at, reinterpret_cast<const float*>(at + count), rows, cols, DType::q8_v2, group};
         at += q8_bytes(count);
         return w;
     };
@@ -214,8 +212,7 @@ void Checkpoint::parse_q8(const std::byte* data, std::size_t size) {
     }
     // Rows of the embedding are copied into the residual stream, so it is kept in fp32.
     embedding_ = std::make_shared<std::vector<float>>(V * d);
-    dequantize_q8(static_cast<const std::int8_t*>(embedding.data), embedding.scales, static_cast<std::int64_t>(V * d),
-                  group, embedding_->data());
+    traits(DType::q8_v2).dequantize_rows(embedding, 0, c.vocab_size, embedding_->data());
     weights_.token_embedding = embedding_->data();
     weights_.classifier = c.shared_classifier ? embedding : matrix(c.vocab_size, c.dim);
 }

@@ -1,5 +1,5 @@
 // llama2.c checkpoints: memory-mapped files (legacy v0, export.py v1 fp32 and v2 Q8_0) or synthetic
-// weights in memory. v2 matrices stay quantised (WeightView dtype q8_0) for the kernels' prepare().
+// weights in memory. v2 matrices stay quantised (WeightView dtype q8_v2) for the kernels' prepare().
 #pragma once
 
 #include <cstddef>
@@ -11,13 +11,9 @@
 
 #include "kernels/kernel.h"
 #include "model/config.h"
+#include "model/load_error.h"
 
 namespace wb {
-
-// Bad input: a message naming the file and what is wrong.
-struct LoadError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct LayerWeights {
     const float* rms_att;  // [dim]

@@ -145,10 +145,10 @@ TEST(Checkpoint, Version2Q8LoadsAndGeneratesLikeTheFp32Model) {
     EXPECT_EQ(q8.version(), 2);
     EXPECT_EQ(q8.config().summary(), fp32.config().summary());
     const WeightView& w2 = q8.weights().layers[4].w2;  // 64 x 172: groups cross rows
-    EXPECT_EQ(w2.dtype, DType::q8_0);
+    EXPECT_EQ(w2.dtype, DType::q8_v2);
     EXPECT_EQ(w2.group_size, kQ8Group);
     std::vector<float> back(static_cast<std::size_t>(w2.d) * w2.n);
-    dequantize_q8(static_cast<const std::int8_t*>(w2.data), w2.scales, static_cast<std::int64_t>(back.size()), kQ8Group, back.data());
+    traits(w2.dtype).dequantize_rows(w2, 0, w2.d, back.data());
     const auto* orig = static_cast<const float*>(fp32.weights().layers[4].w2.data);
     float amax = 0, err = 0;
     for (std::size_t i = 0; i < back.size(); i++) {

@@ -8,7 +8,7 @@
 
 namespace wb::matmul {
 
-// The weight as fp32 row-major [d x n]: a view of an fp32 checkpoint, a dequantised copy of a Q8_0 one.
+// The weight as fp32 row-major [d x n]: a view of an fp32 weight, a copy through its type's dequantize_rows otherwise.
 PackedWeight prepare_f32(const WeightView& w, ExecContext& ctx);
 
 // A 64-byte-aligned buffer of at least `bytes`, for a kernel's re-laid-out weights.

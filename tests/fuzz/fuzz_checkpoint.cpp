@@ -18,7 +18,8 @@ float touch(const WeightView& w, int rows, int cols) {
     if (w.d != rows || w.n != cols) std::abort();  // a view whose shape lies
     const std::uint64_t count = static_cast<std::uint64_t>(rows) * cols;
     if (w.dtype == DType::f32) return touch(static_cast<const float*>(w.data), count);
-    // Q8_0 (v2): int8 values, then count / group_size scales that need not be 4-byte aligned.
+    if (w.dtype != DType::q8_v2) std::abort();  // a .bin holds nothing else
+    // int8 values, then count / group_size scales that need not be 4-byte aligned.
     if (w.group_size <= 0 || count % w.group_size != 0) std::abort();
     const auto* q = static_cast<const std::int8_t*>(w.data);
     const auto* scales = reinterpret_cast<const std::byte*>(w.scales);
