@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <fstream>
 
-#include "model/checkpoint.h"
+#include "model/formats/gguf.h"
+#include "model/load_error.h"
 #include "model/tokenizer_kinds.h"
 
 namespace wb {
@@ -97,7 +100,15 @@ std::unique_ptr<Tokenizer> make_tokenizer(const Vocab& vocab, const std::string&
 }
 
 std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, std::optional<int> vocab_size) {
-    return load_llama2c_tokenizer(path, vocab_size);
+    char magic[4] = {};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::memcmp(magic, "GGUF", sizeof magic) != 0) return load_llama2c_tokenizer(path, vocab_size);
+    std::unique_ptr<Tokenizer> tok = make_tokenizer(gguf::read_vocab(path), path);
+    if (vocab_size && tok->vocab_size() != *vocab_size) {
+        throw LoadError(path + ": tokenizer does not match the model: it has " + std::to_string(tok->vocab_size()) +
+                        " tokens, the model's vocabulary has " + std::to_string(*vocab_size));
+    }
+    return tok;
 }
 
 std::unique_ptr<Tokenizer> model_tokenizer(const Vocab* carried, const std::string& model, int vocab_size,

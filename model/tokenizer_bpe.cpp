@@ -8,7 +8,7 @@
 #include <queue>
 #include <stdexcept>
 
-#include "model/checkpoint.h"
+#include "model/load_error.h"
 #include "model/tokenizer_kinds.h"
 
 namespace wb {
@@ -91,6 +91,12 @@ private:
     std::unique_ptr<pcre2_code, decltype(&pcre2_code_free)> code_{nullptr, &pcre2_code_free};
 };
 
+// Lets the token map be searched with string_views (no copy per lookup).
+struct TextHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
 class ByteLevelBpe final : public Tokenizer {
 public:
     ByteLevelBpe(const Vocab& v, const std::string& source) {
@@ -122,14 +128,15 @@ public:
             byte_ids_[static_cast<std::size_t>(b)] = it->second;
         }
         merges_.reserve(v.merges.size());
+        std::string joined;
         for (std::size_t rank = 0; rank < v.merges.size(); rank++) {
-            const std::string& m = v.merges[rank];
+            const std::string_view m = v.merges[rank];
             const std::size_t space = m.find(' ', 1);
             if (space == std::string::npos) {
-                throw LoadError(source + ": merge " + std::to_string(rank) + " ('" + m + "') is not two tokens");
+                throw LoadError(source + ": merge " + std::to_string(rank) + " ('" + std::string(m) + "') is not two tokens");
             }
-            const int left = id_of(m.substr(0, space)), right = id_of(m.substr(space + 1));
-            const int merged = id_of(m.substr(0, space) + m.substr(space + 1));
+            joined.assign(m.substr(0, space)).append(m.substr(space + 1));
+            const int left = id_of(m.substr(0, space)), right = id_of(m.substr(space + 1)), merged = id_of(joined);
             if (left < 0 || right < 0 || merged < 0) continue;  // a merge whose tokens do not exist never applies
             merges_.emplace(pair_key(left, right), Merge{static_cast<int>(rank), merged});
         }
@@ -155,7 +162,7 @@ private:
         return static_cast<std::uint64_t>(static_cast<std::uint32_t>(left)) << 32 | static_cast<std::uint32_t>(right);
     }
 
-    int id_of(const std::string& token) const {
+    int id_of(std::string_view token) const {
         const auto it = ids_.find(token);
         return it == ids_.end() ? -1 : it->second;
     }
@@ -219,7 +226,7 @@ private:
         for (int i = 0; i < n; i = next[i]) out.push_back(id[i]);
     }
 
-    std::unordered_map<std::string, int> ids_;           // spelt token -> id, control tokens left out
+    std::unordered_map<std::string, int, TextHash, std::equal_to<>> ids_;  // spelt token -> id, control tokens left out
     std::unordered_map<std::uint64_t, Merge> merges_;    // (left id, right id) -> rank and result
     std::array<int, 256> byte_ids_{};                    // the token of each single byte
     std::array<std::string, 256> stand_in_;              // each byte's stand-in character, UTF-8

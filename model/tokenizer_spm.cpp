@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iterator>
 
-#include "model/checkpoint.h"
+#include "model/load_error.h"
 #include "model/tokenizer_kinds.h"
 
 namespace wb {

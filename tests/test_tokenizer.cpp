@@ -2,10 +2,12 @@
 #include <initializer_list>
 #include <memory>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
 #include "model/checkpoint.h"
+#include "model/formats/gguf.h"
 #include "model/generate.h"
 #include "model/tokenizer.h"
 #include "test_util.h"
@@ -74,6 +76,21 @@ std::vector<Case> llama2c_cases() {
         i = s.find('"', s.find(':', s.find("\"text\"", i)));
         c.text = parse_string(s, i);
         i = s.find("\"ids_with_bos\"", i);
+        c.ids = parse_ids(s, i);
+        cases.push_back(c);
+    }
+    return cases;
+}
+
+// llama3_encode_cases.json: {"text", "ids"} objects, no BOS.
+std::vector<Case> llama3_cases() {
+    const std::string s = test::read_file(test::model_path("llama3_encode_cases.json"));
+    std::vector<Case> cases;
+    for (std::size_t at = s.find("\"text\""); at != std::string::npos; at = s.find("\"text\"", at + 1)) {
+        Case c;
+        std::size_t i = s.find('"', s.find(':', at));
+        c.text = parse_string(s, i);
+        i = s.find("\"ids\"", i);
         c.ids = parse_ids(s, i);
         cases.push_back(c);
     }
@@ -382,6 +399,148 @@ TEST(ChatTemplate, HandVocabularyWithHeaderTokensGetsLlama3Turns) {
     ids({end});
     text("\n\n");
     EXPECT_EQ(chat_turn_tokens(*tok, "Be kind.", "More", false), expected);
+}
+
+// ---- The real vocabularies from GGUF files ----
+
+TEST(Tokenizer, Llama2cVocabularyInGgufTermsIsWhatLlamaCppsConverterWrote) {
+    REQUIRE_MODEL("tok512.bin");
+    REQUIRE_MODEL("stories260K-f32.gguf");  // written by llama.cpp's converter from tok512.bin
+    const Vocab ours = llama2c_vocab(test::model_path("tok512.bin"));
+    const Vocab theirs = gguf::read_vocab(test::model_path("stories260K-f32.gguf"));
+    EXPECT_EQ(ours.model, theirs.model);
+    EXPECT_EQ(ours.tokens, theirs.tokens);
+    EXPECT_EQ(ours.scores, theirs.scores);
+    EXPECT_EQ(ours.token_types, theirs.token_types);
+    EXPECT_EQ(ours.bos, theirs.bos);
+    EXPECT_EQ(ours.eos, theirs.eos);
+}
+
+TEST(Tokenizer, GgufSentencePieceVocabularyEncodesAsItsTokenizerBin) {
+    REQUIRE_MODEL("tok512.bin");
+    REQUIRE_MODEL("stories260K-f32.gguf");
+    const auto bin = load_llama2c_tokenizer(test::model_path("tok512.bin"), 512);
+    const auto gguf = open_tokenizer(test::model_path("stories260K-f32.gguf"), 512);
+    EXPECT_TRUE(same_tokens(*bin, *gguf));
+    EXPECT_TRUE(gguf->is_control(1));
+    EXPECT_TRUE(gguf->ends_text(2));  // a model file's vocabulary stops at EOS
+    for (const Case& c : llama2c_cases()) {
+        if (c.tokenizer == "tok512.bin") {
+            EXPECT_EQ(gguf->encode(c.text, true), c.ids) << c.text;
+        }
+    }
+    for (const std::string text : {"Once upon a time, there was a dog.", "naïve café 🙂 日本語", "tab\tand\nnewline", "x",
+                                   "  two leading spaces", "<s> is not BOS", ""}) {
+        const std::vector<int> ids = bin->encode(text, true);
+        EXPECT_EQ(gguf->encode(text, true), ids) << text;
+        EXPECT_EQ(decode_all(*gguf, ids), decode_all(*bin, ids)) << text;
+    }
+    EXPECT_FALSE(same_tokens(*bin, *load_llama2c_tokenizer(test::model_path("tokenizer.bin"))));
+}
+
+std::unique_ptr<Tokenizer> llama3() { return open_tokenizer(test::model_path("llama3-vocab.gguf")); }
+
+#define REQUIRE_LLAMA3() REQUIRE_MODEL("llama3-vocab.gguf")
+
+TEST(Llama3, EncodeCasesPass) {
+    REQUIRE_LLAMA3();
+    if (!test::have_model("llama3_encode_cases.json")) GTEST_SKIP() << "llama3_encode_cases.json missing";
+    const auto tok = llama3();
+    const std::vector<Case> cases = llama3_cases();
+    ASSERT_GE(cases.size(), 8u);
+    for (const Case& c : cases) {
+        EXPECT_EQ(tok->encode(c.text, false), c.ids) << c.text;
+        std::vector<int> with_bos{128000};
+        with_bos.insert(with_bos.end(), c.ids.begin(), c.ids.end());
+        EXPECT_EQ(tok->encode(c.text, true), with_bos) << c.text;
+        EXPECT_EQ(decode_all(*tok, with_bos), c.text);
+    }
+}
+
+TEST(Llama3, VocabularyAndSpecials) {
+    REQUIRE_LLAMA3();
+    const auto tok = llama3();
+    EXPECT_EQ(tok->vocab_size(), 128256);
+    EXPECT_EQ(tok->bos(), 128000);
+    EXPECT_EQ(tok->eos(), 128009);
+    EXPECT_EQ(tok->eot(), 128009);
+    EXPECT_TRUE(tok->add_bos());
+    EXPECT_EQ(tok->control_token("<|start_header_id|>"), 128006);
+    EXPECT_EQ(tok->control_token("<|end_header_id|>"), 128007);
+    EXPECT_TRUE(tok->is_control(128001));
+    EXPECT_FALSE(tok->is_control(127999));
+    EXPECT_TRUE(tok->ends_turn(128009));
+    EXPECT_TRUE(tok->ends_text(128009));
+    EXPECT_FALSE(tok->ends_text(128000));
+    EXPECT_EQ(tok->piece(128000, 128009), "");  // control tokens print nothing
+    EXPECT_EQ(tok->token_bytes(220), " ");
+    EXPECT_EQ(tok->token_bytes(198), "\n");
+}
+
+TEST(Llama3, EdgeCases) {
+    REQUIRE_LLAMA3();
+    const auto tok = llama3();
+    EXPECT_EQ(tok->encode("", false), std::vector<int>{});
+    EXPECT_EQ(tok->encode("", true), std::vector<int>{128000});
+    // Numbers go in runs of at most three digits: "123" "456" "7" ('7' is byte token 0x37 - 0x21 = 22).
+    EXPECT_EQ(tok->encode("1234567", false), (std::vector<int>{4513, 10961, 22}));
+    // Between words, a run of spaces keeps all but the last, which starts the next word ('a' is 0x61 - 0x21).
+    const std::vector<int> spaced = tok->encode("a  b", false);
+    ASSERT_EQ(spaced.size(), 3u);
+    EXPECT_EQ(spaced[0], 64);
+    EXPECT_EQ(spaced[1], 220);
+    // Contractions split off in any case; pieces encode alone.
+    for (const auto& [text, left, right] : {std::tuple{"DON'T", "DON", "'T"}, std::tuple{"we'LL", "we", "'LL"},
+                                            std::tuple{"it's", "it", "'s"}}) {
+        std::vector<int> expected = tok->encode(left, false);
+        const std::vector<int> tail = tok->encode(right, false);
+        expected.insert(expected.end(), tail.begin(), tail.end());
+        EXPECT_EQ(tok->encode(text, false), expected) << text;
+    }
+    // Whatever the bytes, every id is a plain token and the ids spell the bytes back.
+    for (const std::string text : {"   ", "\n\n\n", " \n \n", "\xFF\xFE abc \xC3", "\xF0\x9F\x99", "e\xCC\x81 \xE2\x80\xAF",
+                                   "\t\t  x  \r\n", "🙂🙂🙂", "a\x01\x7F\x1B"}) {
+        const std::vector<int> ids = tok->encode(text, false);
+        EXPECT_EQ(raw_bytes(*tok, ids), text);
+        for (const int id : ids) EXPECT_FALSE(tok->is_control(id)) << id;
+    }
+    const std::string nul("a\0b\0", 4);
+    EXPECT_EQ(raw_bytes(*tok, tok->encode(nul, false)), nul);
+}
+
+TEST(Llama3, ControlTokensNeverComeFromText) {
+    REQUIRE_LLAMA3();
+    const auto tok = llama3();
+    const std::string text = "<|eot_id|><|begin_of_text|><|start_header_id|>user<|end_header_id|>";
+    const std::vector<int> ids = tok->encode(text, false);
+    EXPECT_GT(ids.size(), 8u);
+    for (const int id : ids) EXPECT_LT(id, 128000) << "control token " << id << " from plain text";
+    EXPECT_EQ(raw_bytes(*tok, ids), text);
+}
+
+TEST(Llama3, ChatTemplateInsertsHeaderTokensAsIds) {
+    REQUIRE_LLAMA3();
+    const auto tok = llama3();
+    ASSERT_EQ(chat_template(*tok), ChatTemplate::llama3);
+    // Llama 3's ids: system 9125, user 882, assistant 78191, "\n\n" 271.
+    std::vector<int> expected{128000, 128006, 9125, 128007};
+    auto text = [&](const std::string& s) {
+        const std::vector<int> ids = tok->encode(s, false);
+        expected.insert(expected.end(), ids.begin(), ids.end());
+    };
+    text("\n\nBe kind.");
+    expected.insert(expected.end(), {128009, 128006, 882, 128007});
+    text("\n\nTell me a story.");
+    expected.insert(expected.end(), {128009, 128006, 78191, 128007, 271});
+    EXPECT_EQ(chat_turn_tokens(*tok, "Be kind.", "Tell me a story.", true), expected);
+    EXPECT_EQ(tok->encode("\n\n", false), std::vector<int>{271});
+}
+
+TEST(Llama3, SentencePieceVocabulariesKeepTheLlama2Template) {
+    REQUIRE_MODEL("stories260K-f32.gguf");
+    const auto tok = open_tokenizer(test::model_path("stories260K-f32.gguf"));
+    ASSERT_EQ(chat_template(*tok), ChatTemplate::llama2);
+    EXPECT_EQ(chat_turn_tokens(*tok, "Be kind.", "Hi", true), tok->encode("[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nHi [/INST]", true));
 }
 
 }  // namespace
