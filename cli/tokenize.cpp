@@ -89,16 +89,21 @@ std::string quoted(const std::string& bytes) {
     return out + "\"";
 }
 
+bool opens_as_checkpoint(const std::string& path) {
+    try {
+        Checkpoint::open(path);
+        return true;
+    } catch (const LoadError&) {
+        return false;
+    }
+}
+
 // The tokenizer a file holds; a llama2.c checkpoint, which holds none, is named as such.
 std::unique_ptr<Tokenizer> tokenizer_of(const std::string& path) {
     try {
         return open_tokenizer(path);
     } catch (const LoadError&) {
-        try {
-            Checkpoint::open(path);
-        } catch (const LoadError&) {
-            throw;  // neither: the tokenizer's complaint stands
-        }
+        if (!opens_as_checkpoint(path)) throw;
         throw LoadError(path + ": a llama2.c checkpoint carries no vocabulary; give its tokenizer.bin");
     }
 }
