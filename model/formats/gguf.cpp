@@ -191,7 +191,7 @@ bool GgufFile::has_magic(const std::byte* data, std::size_t size) {
     return size >= 4 && load<std::uint32_t>(data) == kMagic;
 }
 
-GgufFile GgufFile::open(const std::string& path) { return parse(map_file(path), path); }
+GgufFile GgufFile::open(const std::string& path) { return parse(map_file(path, "GGUF file"), path); }
 
 void GgufFile::fail(const std::string& message) const { throw LoadError(name_ + ": " + message); }
 
