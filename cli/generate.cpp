@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "harness/profiler.h"
 #include "model/generate.h"
 #include "model/memory_guard.h"
 #include "model/synthetic.h"
@@ -21,7 +22,7 @@ void print_help() {
     std::printf(
         "usage: generate MODEL [options]\n"
         "       generate --synthetic SHAPE [options]\n"
-        "Generates text from a llama2.c checkpoint (v0 or v1) on the workbench's forward pass.\n\n"
+        "Generates text from a checkpoint (llama2.c v0/v1/v2 or GGUF, found by its magic) on the workbench's forward pass.\n\n"
         "  -t <float>   temperature in [0, inf), default 1.0 (0 = greedy)\n"
         "  -p <float>   top-p (nucleus) in [0, 1], default 0.9\n"
         "  -s <int>     random seed, default: time-based (seed <= 0)\n"
@@ -65,9 +66,9 @@ void print_profile(const Profiler& p, int positions) {
 }
 
 // Refuses a model that would not fit in the memory available now (unless that cannot be read).
-void require_fitting(const std::string& name, const Config& c, const Kernels& kernels) {
+void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels) {
     if (const std::optional<std::uint64_t> available = available_memory()) {
-        require_memory(name, c, *kernels.matmul, *available);
+        require_memory(name, c, w, *kernels.matmul, *available);
     }
 }
 
@@ -144,22 +145,22 @@ int generate_main(int argc, char** argv) {
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
-        require_fitting(*synthetic, *shape, kernels);
+        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels);
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
         checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
-        require_fitting(*model_path, checkpoint->config(), kernels);
+        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels);
     }
     const Config& cfg = checkpoint->config();
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
     const std::unique_ptr<Tokenizer> tokenizer_owner = model_tokenizer(
-        nullptr, model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
+        checkpoint->vocab(), model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
     const Tokenizer& tokenizer = *tokenizer_owner;
     const auto rng_seed = static_cast<std::uint64_t>(seed > 0 ? seed : static_cast<long long>(std::time(nullptr)));
     Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
     ExecContext ctx(threads);
     Profiler profiler;
-    if (profile) ctx.profiler = &profiler;
+    if (profile) ctx.observer = &profiler;
     Transformer model(*checkpoint, kernels, ctx);
 
     const TextSink out = [](std::string_view s) {

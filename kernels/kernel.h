@@ -37,10 +37,13 @@ struct MatmulKernel {
     const char* description;  // one line
     // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
     float tolerance;
-    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.125 Q8_0 with its scales)
+    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.0625 Q8_0 and 0.5625 Q4_0 with their scales)
     bool (*available)();  // CPU features / library present
     PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
     void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
+    // out[d x n] = the weights as prepare() stored them, for kernels that round them (4-bit): tolerance is then
+    // measured against the naive kernel on these. Null when prepare() keeps every weight's value.
+    void (*unpack)(const PackedWeight& w, float* out) = nullptr;
 };
 
 // All heads of one layer for m query positions pos .. pos+m-1; query i attends to keys 0 .. pos+i.

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "harness/profiler.h"
+#include "model/observer.h"
 
 namespace wb {
 
@@ -34,7 +34,7 @@ void append_message(const Tokenizer& tok, std::string_view role, std::string_vie
 }
 
 int sample(Transformer& model, Sampler& sampler, float* logits) {
-    OpTimer timer(model.context().profiler, Op::softmax);
+    Observed seen(model.context().observer, Stage::sample, -1, 0, {logits, 1, model.config().vocab_size});
     return sampler.sample(logits);
 }
 

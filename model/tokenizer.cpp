@@ -115,7 +115,7 @@ std::unique_ptr<Tokenizer> model_tokenizer(const Vocab* carried, const std::stri
                                            const std::optional<std::string>& file, const std::string& default_file) {
     if (carried == nullptr) return open_tokenizer(file.value_or(default_file), vocab_size);
     std::unique_ptr<Tokenizer> tok = make_tokenizer(*carried, model);
-    if (file && !same_tokens(*tok, *open_tokenizer(*file))) {
+    if (file && !same_tokens(*tok, *open_tokenizer(*file, tok->vocab_size()))) {
         throw LoadError(*file + ": tokenizer does not match the model: its tokens differ from the vocabulary " + model +
                         " carries");
     }

@@ -78,10 +78,6 @@ std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, std::optional
 std::unique_ptr<Tokenizer> model_tokenizer(const Vocab* carried, const std::string& model, int vocab_size,
                                            const std::optional<std::string>& file, const std::string& default_file);
 
-// The same vocabulary in GGUF's terms (what llama.cpp's converter writes for a llama2.c tokenizer.bin):
-// model "llama", spaces as U+2581, <unk>/<s>/</s> with their types, <0xXX> byte tokens, BOS 1, EOS 2.
-Vocab llama2c_vocab(const std::string& path);
-
 // Whether b stands for a's tokens: the same vocabulary size and, wherever neither calls a token control,
 // the same bytes (so a llama2.c tokenizer.bin matches the same vocabulary converted to GGUF).
 bool same_tokens(const Tokenizer& a, const Tokenizer& b);

@@ -2,11 +2,8 @@
 // GGUF "llama" (SentencePiece-style) vocabulary.
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 
+#include "model/formats/llama2c.h"
 #include "model/load_error.h"
 #include "model/tokenizer_kinds.h"
 
@@ -39,40 +36,9 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
     }
 }
 
-struct Llama2cFile {
-    std::vector<std::string> pieces;
-    std::vector<float> scores;
-};
-
-// tokenizer.bin: the longest piece's length, then (score, length, bytes) per token.
-Llama2cFile read_llama2c(const std::string& path, std::optional<int> vocab_size) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw LoadError(path + ": cannot open tokenizer");
-    if (!std::filesystem::is_regular_file(path)) throw LoadError(path + ": cannot read tokenizer: not a regular file");
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::size_t at = 0;
-    auto read = [&](void* out, std::size_t n) {
-        if (bytes.size() - at < n) throw LoadError(path + ": truncated tokenizer at byte " + std::to_string(at));
-        std::memcpy(out, bytes.data() + at, n);
-        at += n;
-    };
-    std::int32_t max_len = 0;
-    read(&max_len, sizeof max_len);
-    if (max_len <= 0 || max_len > 4096) throw LoadError(path + ": not a tokenizer (max token length " + std::to_string(max_len) + ")");
-    Llama2cFile f;
-    while (at < bytes.size()) {
-        float score;
-        std::int32_t len;
-        read(&score, sizeof score);
-        read(&len, sizeof len);
-        if (len < 0 || len > max_len) {
-            throw LoadError(path + ": corrupt tokenizer: token " + std::to_string(f.pieces.size()) + " has length " + std::to_string(len));
-        }
-        std::string s(static_cast<std::size_t>(len), '\0');
-        read(s.data(), s.size());
-        f.pieces.push_back(std::move(s));
-        f.scores.push_back(score);
-    }
+// The checks only the tokenizer makes: room for the byte fallback, and the model's vocabulary size.
+llama2c::TokenizerFile read_llama2c(const std::string& path, std::optional<int> vocab_size) {
+    llama2c::TokenizerFile f = llama2c::read_tokenizer_file(path);
     if (f.pieces.size() < kByteTokenEnd) {
         throw LoadError(path + ": not a llama2.c tokenizer: " + std::to_string(f.pieces.size()) +
                         " tokens, fewer than the 259 special and byte-fallback tokens");
@@ -101,7 +67,7 @@ public:
     }
 
     // A tokenizer.bin: every token may come from text, BOS 1 and EOS 2, generation stops as run.c's does.
-    static std::unique_ptr<Tokenizer> from_llama2c(Llama2cFile f) {
+    static std::unique_ptr<Tokenizer> from_llama2c(llama2c::TokenizerFile f) {
         std::array<int, 256> byte_ids;
         for (int b = 0; b < 256; b++) byte_ids[static_cast<std::size_t>(b)] = b + 3;
         const std::vector<bool> control(f.pieces.size(), false);
@@ -211,29 +177,6 @@ std::unique_ptr<Tokenizer> load_llama2c_tokenizer(const std::string& path, std::
 
 std::unique_ptr<Tokenizer> make_score_merge_tokenizer(const Vocab& v, const std::string& source) {
     return ScoreMergeTokenizer::from_vocab(v, source);
-}
-
-Vocab llama2c_vocab(const std::string& path) {
-    Llama2cFile f = read_llama2c(path, std::nullopt);
-    Vocab v;
-    v.model = "llama";
-    v.scores = std::move(f.scores);
-    v.bos = kLlama2cBos;
-    v.eos = kLlama2cEos;
-    const std::pair<const char*, int> specials[] = {{"<unk>", 2}, {"<s>", 3}, {"</s>", 3}};  // name, token type
-    for (std::size_t i = 0; i < f.pieces.size(); i++) {
-        if (i < std::size(specials)) {
-            v.tokens.emplace_back(specials[i].first);
-            v.token_types.push_back(specials[i].second);
-        } else if (byte_token(f.pieces[i])) {
-            v.tokens.push_back(f.pieces[i]);
-            v.token_types.push_back(6);
-        } else {
-            v.tokens.push_back(replace_all(f.pieces[i], " ", kSentencePieceSpace));
-            v.token_types.push_back(1);
-        }
-    }
-    return v;
 }
 
 }  // namespace wb

@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "kernels/exec_context.h"
-#include "kernels/quant.h"
 #include "kernels/registry.h"
+#include "kernels/weight_types.h"
 #include "model/generate.h"
 #include "test_util.h"
 
@@ -28,16 +28,19 @@ std::vector<float> random_vector(std::size_t count, unsigned seed) {
 double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, const std::vector<float>& x, Shape s,
                             int m, int threads) {
     ExecContext ctx(threads);
-    const WeightView view{W.data(), nullptr, s.d, s.n};
     const MatmulKernel& naive = *find_matmul("matmul.naive");
+    const PackedWeight packed = k.prepare(WeightView{W.data(), nullptr, s.d, s.n}, ctx);
+    // A kernel that rounds its weights (4-bit) is measured against naive on the weights it holds.
+    std::vector<float> held = W;
+    if (k.unpack != nullptr) k.unpack(packed, held.data());
     std::vector<float> want(static_cast<std::size_t>(m) * s.d), got(want.size(), NAN);
-    naive.run(naive.prepare(view, ctx), x.data(), want.data(), m, ctx);
-    k.run(k.prepare(view, ctx), x.data(), got.data(), m, ctx);
+    naive.run(naive.prepare(WeightView{held.data(), nullptr, s.d, s.n}, ctx), x.data(), want.data(), m, ctx);
+    k.run(packed, x.data(), got.data(), m, ctx);
     double worst = 0;
     for (int r = 0; r < m; r++) {
         for (int i = 0; i < s.d; i++) {
             double scale = 0;
-            for (int j = 0; j < s.n; j++) scale += std::fabs(W[static_cast<std::size_t>(i) * s.n + j] * x[static_cast<std::size_t>(r) * s.n + j]);
+            for (int j = 0; j < s.n; j++) scale += std::fabs(held[static_cast<std::size_t>(i) * s.n + j] * x[static_cast<std::size_t>(r) * s.n + j]);
             const std::size_t at = static_cast<std::size_t>(r) * s.d + i;
             const double err = std::fabs(static_cast<double>(got[at]) - want[at]) / (scale + 1e-30);
             if (!(err <= worst)) worst = std::isnan(err) ? INFINITY : err;
@@ -48,7 +51,7 @@ double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, 
 
 TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
     // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels or 64-wide groups.
-    const Shape shapes[] = {{1, 1}, {7, 5}, {33, 67}, {100, 129}, {64, 256}, {259, 300}};
+    const Shape shapes[] = {{1, 1}, {7, 5}, {33, 67}, {100, 129}, {64, 256}, {259, 300}, {40, 1100}};
     for (const MatmulKernel* k : matmul_kernels()) {
         if (!k->available()) {
             std::printf("[ SKIPPED  ] %s is not available on this machine\n", k->name);
@@ -56,7 +59,7 @@ TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
         }
         for (const Shape s : shapes) {
             const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
-            for (const int m : {1, 3, 64}) {
+            for (const int m : {1, 3, 5, 64}) {
                 const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
                 for (const int threads : {1, 2}) {
                     const double err = worst_relative_error(*k, W, x, s, m, threads);
@@ -75,19 +78,72 @@ TEST(Matmul, Q8SurvivesZeroGroupsAndReportsItsError) {
     for (int j = 0; j < s.n; j++) W[static_cast<std::size_t>(9) * s.n + j] = 0.0f;  // a zero row
     auto x = random_vector(static_cast<std::size_t>(2) * s.n, 4);
     for (int j = 64; j < 128; j++) x[static_cast<std::size_t>(j)] = 0.0f;  // a zero activation group
-    for (const char* name : {"matmul.q8", "matmul.q8-widening", "matmul.tbb-q8"}) {
+    for (const char* name : {"matmul.q8", "matmul.q8-widening", "matmul.tbb-q8", "matmul.q4", "matmul.q4-widening", "matmul.tbb-q4"}) {
         const MatmulKernel* k = find_matmul(name);
         if (!k->available()) continue;
         const double err = worst_relative_error(*k, W, x, s, 2, 2);
         std::printf("%s: worst relative output error %.2e (tolerance %.0e)\n", name, err, k->tolerance);
         EXPECT_LE(err, k->tolerance) << name;
     }
-    std::vector<std::int8_t> q(64);
-    float scale = -1;
-    const std::vector<float> zeros(64, 0.0f);
-    quantize_q8_row(zeros.data(), 64, q.data(), &scale);
-    EXPECT_EQ(scale, 0.0f);
-    EXPECT_EQ(q[0], 0);
+}
+
+// The weights a rounding kernel holds stay within half a quantisation step of the originals, block by block
+// (Q4_0 maps the largest magnitude to -8, so its opposite extreme may be a whole step off at +7).
+TEST(Matmul, QuantisedKernelsHoldWeightsWithinAStep) {
+    const Shape s{37, 100};
+    const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 5);
+    for (const auto& [name, levels] : {std::pair{"matmul.q8", 127.0 / 0.5}, std::pair{"matmul.q4", 8.0}}) {
+        const MatmulKernel* k = find_matmul(name);
+        if (!k->available()) continue;
+        ExecContext ctx(1);
+        std::vector<float> held(W.size(), NAN);
+        k->unpack(k->prepare(WeightView{W.data(), nullptr, s.d, s.n}, ctx), held.data());
+        for (int i = 0; i < s.d; i++) {
+            for (int b = 0; b * 32 < s.n; b++) {
+                double amax = 0;
+                for (int j = b * 32; j < std::min(s.n, b * 32 + 32); j++) amax = std::max(amax, std::fabs(double(W[i * s.n + j])));
+                for (int j = b * 32; j < std::min(s.n, b * 32 + 32); j++) {
+                    // plus the fp16 rounding of the scale
+                    EXPECT_LE(std::fabs(held[i * s.n + j] - W[i * s.n + j]), amax / levels * 1.004 + amax * 1e-3)
+                        << name << " row " << i << " col " << j;
+                }
+            }
+        }
+    }
+}
+
+// GGUF's Q8_0 and Q4_0 blocks are taken as they are: the kernel holds exactly the values the file holds.
+TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
+    const Shape s{45, 96};
+    const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 6);
+    for (const auto& [name, type] : {std::pair{"matmul.q8", DType::q8_0}, std::pair{"matmul.q4", DType::q4_0},
+                                     std::pair{"matmul.tbb-q4", DType::q4_0}}) {
+        const MatmulKernel* k = find_matmul(name);
+        if (!k->available()) continue;
+        const TypeTraits& t = traits(type);
+        std::vector<std::uint8_t> file(row_bytes(type, s.n) * s.d);
+        for (int i = 0; i < s.d; i++) t.quantize_row(W.data() + i * s.n, file.data() + i * row_bytes(type, s.n), s.n);
+        const WeightView view{file.data(), nullptr, s.d, s.n, type};
+        std::vector<float> want(W.size()), held(W.size(), NAN);
+        t.dequantize_rows(view, 0, s.d, want.data());
+        ExecContext ctx(2);
+        const PackedWeight packed = k->prepare(view, ctx);
+        k->unpack(packed, held.data());
+        EXPECT_EQ(held, want) << name;
+        // and it computes with them: against naive on the file's values
+        const auto x = random_vector(static_cast<std::size_t>(3) * s.n, 7);
+        std::vector<float> y(static_cast<std::size_t>(3) * s.d), ref(y.size());
+        k->run(packed, x.data(), y.data(), 3, ctx);
+        const MatmulKernel& naive = *find_matmul("matmul.naive");
+        naive.run(naive.prepare(WeightView{want.data(), nullptr, s.d, s.n}, ctx), x.data(), ref.data(), 3, ctx);
+        for (int r = 0; r < 3; r++) {
+            for (int i = 0; i < s.d; i++) {
+                double scale = 0;
+                for (int j = 0; j < s.n; j++) scale += std::fabs(want[i * s.n + j] * x[r * s.n + j]);
+                EXPECT_NEAR(y[r * s.d + i], ref[r * s.d + i], k->tolerance * scale) << name;
+            }
+        }
+    }
 }
 
 std::vector<int> greedy_tokens(const std::string& variant, int steps) {

@@ -8,6 +8,7 @@
 
 #include "model/checkpoint.h"
 #include "model/formats/gguf.h"
+#include "model/formats/llama2c.h"
 #include "model/generate.h"
 #include "model/tokenizer.h"
 #include "test_util.h"
@@ -199,7 +200,7 @@ TEST(Tokenizer, RefusesTruncatedAndForeignFiles) {
 
 TEST(Tokenizer, SentencePieceVocabularyHonoursItsSpecialsAndControlTokens) {
     REQUIRE_MODEL("tok512.bin");
-    Vocab v = llama2c_vocab(test::model_path("tok512.bin"));
+    Vocab v = llama2c::read_tokenizer_vocab(test::model_path("tok512.bin"));
     v.bos = 2;  // ids as the vocabulary says, not llama2.c's
     v.eos = 1;
     const auto tok = make_tokenizer(v, "test");
@@ -216,7 +217,7 @@ TEST(Tokenizer, SentencePieceVocabularyHonoursItsSpecialsAndControlTokens) {
 
 TEST(Tokenizer, SentencePieceVocabularyWithoutByteTokensFallsBackToUnknown) {
     REQUIRE_MODEL("tok512.bin");
-    Vocab v = llama2c_vocab(test::model_path("tok512.bin"));
+    Vocab v = llama2c::read_tokenizer_vocab(test::model_path("tok512.bin"));
     v.tokens[3 + 0xE6] = "<0xE6-gone>";  // the byte 0xE6 has no token now
     v.token_types[3 + 0xE6] = 1;
     const auto tok = make_tokenizer(v, "test");
@@ -402,19 +403,6 @@ TEST(ChatTemplate, HandVocabularyWithHeaderTokensGetsLlama3Turns) {
 }
 
 // ---- The real vocabularies from GGUF files ----
-
-TEST(Tokenizer, Llama2cVocabularyInGgufTermsIsWhatLlamaCppsConverterWrote) {
-    REQUIRE_MODEL("tok512.bin");
-    REQUIRE_MODEL("stories260K-f32.gguf");  // written by llama.cpp's converter from tok512.bin
-    const Vocab ours = llama2c_vocab(test::model_path("tok512.bin"));
-    const Vocab theirs = gguf::read_vocab(test::model_path("stories260K-f32.gguf"));
-    EXPECT_EQ(ours.model, theirs.model);
-    EXPECT_EQ(ours.tokens, theirs.tokens);
-    EXPECT_EQ(ours.scores, theirs.scores);
-    EXPECT_EQ(ours.token_types, theirs.token_types);
-    EXPECT_EQ(ours.bos, theirs.bos);
-    EXPECT_EQ(ours.eos, theirs.eos);
-}
 
 TEST(Tokenizer, GgufSentencePieceVocabularyEncodesAsItsTokenizerBin) {
     REQUIRE_MODEL("tok512.bin");

@@ -14,8 +14,10 @@ static const Variant kVariants[] = {
     {"tiled", "matmul.tiled", "attention.flash", "BLIS-style packed GEMM and flash attention, strongest for batched prefill"},
     {"bf16", "matmul.bf16", "attention.simd", "bfloat16 weights: half the bytes, AVX512-BF16 dot products"},
     {"tbb", "matmul.tbb", "attention.flash", "packed GEMM / matvec strips and flash attention blocks in parallel over TBB"},
-    {"q8", "matmul.q8", "attention.flash", "Q8_0 int8 weights and activations, VNNI dot products"},
-    {"tbb-q8", "matmul.tbb-q8", "attention.flash", "Q8_0 int8 rows and flash attention blocks in parallel over TBB"},
+    {"q8", "matmul.q8", "attention.flash", "Q8_0 int8 weights and activations (blocks of 32), VNNI dot products"},
+    {"tbb-q8", "matmul.tbb-q8", "attention.flash", "Q8_0 int8 panels and flash attention blocks in parallel over TBB"},
+    {"q4", "matmul.q4", "attention.flash", "Q4_0 4-bit weights unpacked in registers, int8 activations, VNNI dot products"},
+    {"tbb-q4", "matmul.tbb-q4", "attention.flash", "Q4_0 4-bit panels and flash attention blocks in parallel over TBB"},
 };
 
 // Variants whose matmul drops precision on purpose (int8, bf16); never chosen as the default.

@@ -12,9 +12,9 @@
 
 namespace wb {
 
-Bytes map_file(const std::string& path) {
+Bytes map_file(const std::string& path, const std::string& what) {
     const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) throw LoadError(path + ": cannot open: " + std::strerror(errno));
+    if (fd < 0) throw LoadError(path + ": cannot open " + what + ": " + std::strerror(errno));
     struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);

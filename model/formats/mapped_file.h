@@ -15,8 +15,9 @@ struct Bytes {
     std::size_t size = 0;
 };
 
-// Throws LoadError for a missing, unreadable or non-regular file. An empty file maps to size 0.
-Bytes map_file(const std::string& path);
+// Throws LoadError ("PATH: cannot open WHAT: reason") for a missing, unreadable or non-regular file.
+// An empty file maps to size 0.
+Bytes map_file(const std::string& path, const std::string& what);
 Bytes hold_bytes(std::vector<std::byte> bytes);
 
 }  // namespace wb

@@ -3,7 +3,6 @@
 // every array's first and last element is read, so AddressSanitizer faults on any bad bound.
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "model/checkpoint.h"
@@ -14,19 +13,19 @@ using namespace wb;
 
 float touch(const float* p, std::uint64_t count) { return p[0] + p[count - 1]; }
 
+// The first and last rows through their type's dequantize_rows, which reads every byte of them.
 float touch(const WeightView& w, int rows, int cols) {
     if (w.d != rows || w.n != cols) std::abort();  // a view whose shape lies
+    if (w.dtype != DType::f32 && w.dtype != DType::q8_v2) std::abort();  // a .bin holds nothing else
     const std::uint64_t count = static_cast<std::uint64_t>(rows) * cols;
-    if (w.dtype == DType::f32) return touch(static_cast<const float*>(w.data), count);
-    if (w.dtype != DType::q8_v2) std::abort();  // a .bin holds nothing else
-    // int8 values, then count / group_size scales that need not be 4-byte aligned.
-    if (w.group_size <= 0 || count % w.group_size != 0) std::abort();
-    const auto* q = static_cast<const std::int8_t*>(w.data);
-    const auto* scales = reinterpret_cast<const std::byte*>(w.scales);
-    float first, last;
-    std::memcpy(&first, scales, sizeof first);
-    std::memcpy(&last, scales + (count / w.group_size - 1) * sizeof(float), sizeof last);
-    return q[0] + q[count - 1] + first + last;
+    if (w.dtype == DType::q8_v2 && (w.group_size <= 0 || count % w.group_size != 0)) std::abort();
+    std::vector<float> row(static_cast<std::size_t>(cols));
+    float sum = 0.0f;
+    for (const int r : {0, rows - 1}) {
+        traits(w.dtype).dequantize_rows(w, r, 1, row.data());
+        sum += row.front() + row.back();
+    }
+    return sum;
 }
 
 float touch_all(const Checkpoint& ck) {

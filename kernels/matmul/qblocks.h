@@ -1,0 +1,68 @@
+// The block-quantised matmul shared by matmul.q8, matmul.q4 and their TBB and widening forms.
+//
+// Weights come in blocks of 32 along n with one fp16 scale per block, as GGUF's Q8_0 and Q4_0 store them,
+// and are re-laid-out at load into panels of 32 rows. Within a panel, block by block, lane r of a 64-byte
+// vector holds four consecutive codes of row r, so one vpdpbusd against four broadcast activation bytes
+// advances 16 rows at once and no horizontal sum is ever needed. Codes are unsigned (Q8: value + 128,
+// Q4: nibble = value + 8); the offset is taken off through each activation block's precomputed sum.
+// Activations are quantised once per call to int8 blocks of 32 with an fp32 scale.
+//
+// A panel's blocks are one sequential stream: [block][codes][scales], the codes as
+//   Q8: [step 0..7][vector 0..1][lane 0..15][4 codes]           (k = 32b + 4 step + j)
+//   Q4: [pair 0..3][vector 0..1][lane 0..15][4 bytes]           (low nibble k = 32b + 4 pair + j, high k + 16)
+// followed by [vector][lane] fp16 scales. Rows past d and columns past n are zero.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/kernel.h"
+
+namespace wb::matmul::qblocks {
+
+inline constexpr int kBlock = 32;               // weights per block
+inline constexpr int kLanes = 16;               // rows per vector
+inline constexpr int kVecs = 2;                 // vectors per panel
+inline constexpr int kPanelRows = kLanes * kVecs;
+
+enum class Bits : std::uint8_t { q8, q4 };
+
+struct Format {
+    Bits bits;
+    int code_bytes;  // code bytes of one block of one panel
+    int offset;      // stored code minus signed value
+};
+inline constexpr Format kQ8{Bits::q8, kBlock * kPanelRows, 128};
+inline constexpr Format kQ4{Bits::q4, kBlock * kPanelRows / 2, 8};
+inline constexpr int kScaleBytes = kPanelRows * 2;
+
+// How the 4-code dot products are formed: AVX-512 VNNI vpdpbusd, or AVX-512BW's widening multiply-add.
+enum class Dot : std::uint8_t { vnni, widening };
+
+bool available();           // AVX-512 BW and F16C (the layout is built around 16-lane vectors)
+Dot best_dot();             // vnni where the CPU has it
+int blocks(int n);          // ceil(n / kBlock)
+int panels(const PackedWeight& w);  // ceil(d / kPanelRows)
+
+// Re-lays out any weight the checkpoint holds: GGUF Q8_0 (for kQ8) and Q4_0 (for kQ4) blocks are taken
+// as they are, codes and scales unchanged; everything else is dequantised to fp32 and quantised here.
+PackedWeight pack(const WeightView& w, const Format& f, ExecContext& ctx);
+
+// out[d x n] = the weights as the panels hold them (what the kernel's results are exact against).
+void unpack(const Format& f, const PackedWeight& w, float* out);
+
+struct Activations {
+    const std::int8_t* q;      // [m x blocks*kBlock]
+    const float* scale;        // [m x blocks]
+    const std::int32_t* bias;  // [m x blocks]: -offset * (sum of the block's codes)
+};
+// Quantised into the context's scratch slot 0 (one call's lifetime).
+Activations quantize(const float* x, int m, int n, const Format& f, ExecContext& ctx);
+
+// y[:, rows of panels p0 .. p1) for all m activation rows.
+void run_panels(Dot dot, const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1);
+
+// The whole product on one thread, or shared out by panels over the context's arena.
+void run(Dot dot, const Format& f, const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
+void run_parallel(Dot dot, const Format& f, const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
+
+}  // namespace wb::matmul::qblocks
