@@ -22,14 +22,17 @@ void print_help() {
     std::printf(
         "usage: generate MODEL [options]\n"
         "       generate --synthetic SHAPE [options]\n"
-        "Generates text from a llama2.c checkpoint (v0 or v1) on the workbench's forward pass.\n\n"
+        "Generates text from a checkpoint (llama2.c v0/v1/v2 or GGUF, found by its magic) on the workbench's forward pass.\n\n"
         "  -t <float>   temperature in [0, inf), default 1.0 (0 = greedy)\n"
         "  -p <float>   top-p (nucleus) in [0, 1], default 0.9\n"
         "  -s <int>     random seed, default: time-based (seed <= 0)\n"
         "  -n <int>     positions to run, prompt included; default 256, 0 or more than the context = the context\n"
         "  -i <string>  prompt\n"
-        "  -z <string>  tokenizer, default MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
-        "  -m <string>  mode: generate|chat, default generate\n"
+        "  -z <string>  tokenizer (llama2.c tokenizer.bin or GGUF), default: the vocabulary the model file\n"
+        "               carries, else MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s);\n"
+        "               a -z given with a model that carries one must hold the same tokens\n"
+        "  -m <string>  mode: generate|chat, default generate (chat: Llama 3's header template when the\n"
+        "               vocabulary is Llama 3's, Llama 2's [INST] template otherwise)\n"
         "  -y <string>  system prompt (chat mode)\n"
         "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
         "  --threads N        threads, 1..%d (default: all %u cores)\n"
@@ -63,16 +66,16 @@ void print_profile(const Profiler& p, int positions) {
 }
 
 // Refuses a model that would not fit in the memory available now (unless that cannot be read).
-void require_fitting(const std::string& name, const Config& c, const Kernels& kernels) {
+void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels) {
     if (const std::optional<std::uint64_t> available = available_memory()) {
-        require_memory(name, c, *kernels.matmul, *available);
+        require_memory(name, c, w, *kernels.matmul, *available);
     }
 }
 
 int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
     std::string prompt, system_prompt, mode = "generate";
-    std::string tokenizer_path = cli::models_dir() + "/tokenizer.bin";
+    std::optional<std::string> tokenizer_path;
     std::string variant = default_variant();
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
@@ -142,15 +145,17 @@ int generate_main(int argc, char** argv) {
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
-        require_fitting(*synthetic, *shape, kernels);
+        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels);
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
         checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
-        require_fitting(*model_path, checkpoint->config(), kernels);
+        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels);
     }
     const Config& cfg = checkpoint->config();
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
-    const Tokenizer tokenizer(tokenizer_path, cfg.vocab_size);
+    const std::unique_ptr<Tokenizer> tokenizer_owner = model_tokenizer(
+        checkpoint->vocab(), model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
+    const Tokenizer& tokenizer = *tokenizer_owner;
     const auto rng_seed = static_cast<std::uint64_t>(seed > 0 ? seed : static_cast<long long>(std::time(nullptr)));
     Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
     ExecContext ctx(threads);
