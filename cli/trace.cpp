@@ -94,10 +94,10 @@ int trace_main(int argc, char** argv) {
         ck.emplace(Checkpoint::open(*model_path));
     }
     if (const std::optional<std::uint64_t> available = available_memory()) {  // both runs hold their weights at once
-        require_memory(ck->name(), ck->config(), *cand.matmul, *available / 2);
+        require_memory(ck->name(), ck->config(), footprint(*ck), *cand.matmul, *available / 2);
     }
-    const Tokenizer tok(tokenizer_path, ck->config().vocab_size);
-    const std::vector<int> tokens = tok.encode(prompt, true);
+    const std::unique_ptr<Tokenizer> tok = open_tokenizer(tokenizer_path, ck->config().vocab_size);
+    const std::vector<int> tokens = tok->encode(prompt, tok->add_bos());
 
     const TraceResult r = trace(*ck, tokens, cand, ref, o);
     std::printf("%s against %s on %s, %zu positions (%zu prompt)%s\n", cand.variant->name, ref.variant->name,

@@ -148,11 +148,11 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
 
 std::vector<int> greedy_tokens(const std::string& variant, int steps) {
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
-    const Tokenizer tok(test::model_path("tok512.bin"), ck.config().vocab_size);
+    const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(2);
     Transformer model(ck, resolve_variant(variant), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
-    return generate(model, tok, greedy, "", steps, [](std::string_view) {}).tokens;
+    return generate(model, *tok, greedy, "", steps, [](std::string_view) {}).tokens;
 }
 
 TEST(Variants, EveryFp32VariantPrintsTheReferenceStoryAndLossyOnesReportAgreement) {

@@ -2,8 +2,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <vector>
 
 namespace wb::llama2c {
@@ -200,56 +198,6 @@ void write_v0(const Config& c, const RowSource& rows, const ByteSink& out, const
             out(row.data(), row.size() * sizeof(float));
         }
     }
-}
-
-Vocab read_tokenizer_vocab(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw LoadError(path + ": cannot open tokenizer");
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::size_t at = 0;
-    auto read = [&](void* out, std::size_t n) {
-        if (bytes.size() - at < n) throw LoadError(path + ": truncated tokenizer at byte " + std::to_string(at));
-        std::memcpy(out, bytes.data() + at, n);
-        at += n;
-    };
-    std::int32_t max_len = 0;
-    read(&max_len, sizeof max_len);
-    if (max_len <= 0 || max_len > 4096) throw LoadError(path + ": not a tokenizer (max token length " + std::to_string(max_len) + ")");
-    Vocab v;
-    v.model = "llama";
-    v.bos = 1;
-    v.eos = 2;
-    while (at < bytes.size()) {
-        const int id = static_cast<int>(v.tokens.size());
-        float score;
-        std::int32_t len;
-        read(&score, sizeof score);
-        read(&len, sizeof len);
-        if (len < 0 || len > max_len) {
-            throw LoadError(path + ": corrupt tokenizer: token " + std::to_string(id) + " has length " + std::to_string(len));
-        }
-        std::string piece(static_cast<std::size_t>(len), '\0');
-        read(piece.data(), piece.size());
-        // SentencePiece's forms: llama2.c's export wrote "\n<s>\n" and "\n</s>\n", and space for U+2581.
-        int type = 1;
-        if (id == 0) {
-            type = 2;
-        } else if (id == 1 || id == 2) {
-            piece = id == 1 ? "<s>" : "</s>";
-            type = 3;
-        } else if (piece.size() == 6 && piece.starts_with("<0x") && piece.ends_with(">")) {
-            type = 6;
-        } else {
-            std::string spm;
-            for (const char ch : piece) spm += ch == ' ' ? "\xE2\x96\x81" : std::string(1, ch);
-            piece = std::move(spm);
-        }
-        v.tokens.push_back(std::move(piece));
-        v.scores.push_back(score);
-        v.token_types.push_back(type);
-    }
-    if (v.tokens.size() < 3) throw LoadError(path + ": a tokenizer of " + std::to_string(v.tokens.size()) + " tokens has no <unk> <s> </s>");
-    return v;
 }
 
 }  // namespace wb::llama2c

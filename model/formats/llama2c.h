@@ -1,4 +1,4 @@
-// llama2.c's formats: checkpoints (legacy v0, export.py's v1 fp32 and v2 Q8_0) and tokenizer.bin.
+// llama2.c's checkpoints: legacy v0, export.py's v1 fp32 and v2 Q8_0 (its tokenizer.bin: model/tokenizer.h).
 // Reader and v0 writer; v2 matrices stay quantised (DType::q8_v2) for the kernels' prepare().
 #pragma once
 
@@ -19,9 +19,5 @@ std::uint64_t v0_file_bytes(const Config& c);
 // fp32, with freq_cis (cos and sin of the RoPE angles; unused by readers) before a separate classifier.
 // Throws LoadError when the config needs what v0 cannot say (rope theta, frequency factors, RMSNorm epsilon).
 void write_v0(const Config& c, const RowSource& rows, const ByteSink& out, const std::string& name);
-
-// A llama2.c tokenizer.bin as the SentencePiece vocabulary GGUF carries: "▁" for space, <unk> <s> </s> as
-// ids 0, 1, 2 (token types 2, 3, 3), <0xXX> byte tokens (type 6), scores kept, BOS 1, EOS 2.
-Vocab read_tokenizer_vocab(const std::string& path);
 
 }  // namespace wb::llama2c
