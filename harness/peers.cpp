@@ -204,7 +204,7 @@ std::vector<BenchTest> md_tests(const std::string& out) {
             continue;
         }
         const std::vector<std::string> row = cells(line);
-        if (row.size() < header.size()) continue;  // truncated
+        if (row.size() < header.size() || trim(line).back() != '|') continue;  // truncated
         BenchTest t;
         for (std::size_t i = 0; i < header.size(); i++) {
             if (header[i] == "backend") t.backend = row[i];
@@ -424,7 +424,11 @@ PeerOutput parse_llama2c(const std::string& out, const std::string& err, int exi
         const std::size_t at = text->rfind(kKey);
         if (at == std::string::npos) continue;
         const std::size_t start = at + kKey.size(), end = text->find('\n', start);
-        const std::optional<double> v = number(text->substr(start, end == std::string::npos ? end : end - start));
+        if (end == std::string::npos) {
+            o.error = "llama2.c's 'achieved tok/s' line is cut off";
+            return o;
+        }
+        const std::optional<double> v = number(text->substr(start, end - start));
         if (!v || !positive(*v)) {
             o.error = "llama2.c printed 'achieved tok/s' without a positive number";
             return o;
