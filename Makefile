@@ -5,6 +5,8 @@ RESULTS ?= results
 # Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
 BENCH_ARGS ?= --profile
 KERNEL_FILTER ?= .
+# Other engines measured on the same models: make bench PEERS="llama.cpp=/path/llama-bench llama2.c=/path/run,/path/runomp"
+PEERS ?=
 KERNEL_MIN_TIME ?= 0.1
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
 FUZZ_SECONDS ?= 60
@@ -37,7 +39,7 @@ bench: build
 	build/bin/probe_machine -o $(RESULTS)/machine.json
 	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME) \
 	  --benchmark_out=$(RESULTS)/bench_kernels.json --benchmark_out_format=json
-	build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS)
+	build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
 	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
 bench-kernels: build
