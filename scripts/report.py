@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from results_io import load_position_profiles, load_jsonl, median, newest, num, ratio, warn  # noqa: E402
+from report_peers import peer_section  # noqa: E402
 
 BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
 SUMMARY_BASELINES = ("c-runfast", "numpy", "python")
@@ -460,6 +461,7 @@ def main():
                   f"attention stays below the matmuls up to position {latest['positions'][-1]}."), ""]
     md += figure("attention vs matmuls by position", "positions.png", bool(positions),
                  "No position profile (bench_all --profile); skipped.")
+    md += peer_section(res.records, res.models, machine, bandwidth, out, figure)
     md += records_section(res)
 
     (out / "REPORT.md").write_text("\n".join(md) + "\n")
