@@ -21,7 +21,7 @@ void print_help() {
     std::printf(
         "usage: generate MODEL [options]\n"
         "       generate --synthetic SHAPE [options]\n"
-        "Generates text from a llama2.c checkpoint (v0 or v1) on the workbench's forward pass.\n\n"
+        "Generates text from a checkpoint (llama2.c v0/v1/v2 or GGUF, found by its magic) on the workbench's forward pass.\n\n"
         "  -t <float>   temperature in [0, inf), default 1.0 (0 = greedy)\n"
         "  -p <float>   top-p (nucleus) in [0, 1], default 0.9\n"
         "  -s <int>     random seed, default: time-based (seed <= 0)\n"
@@ -62,9 +62,9 @@ void print_profile(const Profiler& p, int positions) {
 }
 
 // Refuses a model that would not fit in the memory available now (unless that cannot be read).
-void require_fitting(const std::string& name, const Config& c, const Kernels& kernels) {
+void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels) {
     if (const std::optional<std::uint64_t> available = available_memory()) {
-        require_memory(name, c, *kernels.matmul, *available);
+        require_memory(name, c, w, *kernels.matmul, *available);
     }
 }
 
@@ -141,11 +141,11 @@ int generate_main(int argc, char** argv) {
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
-        require_fitting(*synthetic, *shape, kernels);
+        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels);
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
         checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
-        require_fitting(*model_path, checkpoint->config(), kernels);
+        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels);
     }
     const Config& cfg = checkpoint->config();
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;

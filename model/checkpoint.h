@@ -1,23 +1,22 @@
-// llama2.c checkpoints: memory-mapped files (legacy v0, export.py v1 fp32 and v2 Q8_0) or synthetic
-// weights in memory. v2 matrices stay quantised (WeightView dtype q8_v2) for the kernels' prepare().
+// A model as the forward pass takes it, whatever file it came from: the config, weight views and the
+// vocabulary the file carries. Matrices stay in their stored type (WeightView's dtype) for the kernels'
+// prepare(); norms and the token embedding are fp32 (embedding rows are copied into the residual stream).
+// One reader per format in model/formats/ builds it; open() picks the reader by the file's magic.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "kernels/kernel.h"
 #include "model/config.h"
+#include "model/formats/mapped_file.h"
+#include "model/load_error.h"
+#include "model/vocab.h"
 
 namespace wb {
-
-// Bad input: a message naming the file and what is wrong.
-struct LoadError : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
 struct LayerWeights {
     const float* rms_att;  // [dim]
@@ -35,36 +34,41 @@ struct Weights {
     const float* token_embedding;  // [vocab x dim]
     std::vector<LayerWeights> layers;
     const float* rms_final;  // [dim]
-    WeightView classifier;   // [vocab x dim]; the embedding table when shared
+    WeightView classifier;   // [vocab x dim]; the embedding table (in its stored type) when shared
 };
+
+enum class Format { llama2c, gguf, synthetic };  // synthetic: generated in memory, no file
 
 class Checkpoint {
 public:
-    // Throws LoadError for a missing, truncated, foreign or implausible file.
+    // Throws LoadError for a missing, truncated, foreign or implausible file. GGUF files are found by their
+    // magic; anything else is read as llama2.c (v0 has no magic; v1 and v2 have export.py's).
     static Checkpoint open(const std::string& path);
     // A checkpoint from the bytes of a checkpoint file (used for synthetic models and tests).
     static Checkpoint from_bytes(std::vector<std::byte> bytes, const std::string& name);
+    static Checkpoint from(Bytes bytes, const std::string& name);
+
+    // What a format reader assembles: views into `owners` (the file's bytes, dequantised copies), which the
+    // checkpoint keeps alive.
+    Checkpoint(std::string name, Format format, int version, Config config, Weights weights,
+               std::vector<std::shared_ptr<const void>> owners, std::shared_ptr<const Vocab> vocab = nullptr);
 
     const Config& config() const { return config_; }
     const Weights& weights() const { return weights_; }
     const std::string& name() const { return name_; }
-    int version() const { return version_; }
+    Format format() const { return format_; }
+    int version() const { return version_; }  // llama2.c: 0, 1 (fp32) or 2 (Q8_0); GGUF: 2 or 3
+    std::string format_name() const;          // "llama2.c v0", "GGUF v3", "synthetic"
+    const Vocab* vocab() const { return vocab_.get(); }  // null: the file carries none (llama2.c)
 
 private:
-    Checkpoint() = default;
-    void parse(const std::byte* data, std::size_t size);
-
-    void parse_q8(const std::byte* data, std::size_t size);
-
-    std::shared_ptr<const void> storage_;  // the mapping or the buffer the weights point into
-    std::shared_ptr<std::vector<float>> embedding_;  // the token embedding dequantised (v2 files)
     std::string name_;
-    int version_ = 0;
+    Format format_;
+    int version_;
     Config config_;
     Weights weights_;
+    std::vector<std::shared_ptr<const void>> owners_;
+    std::shared_ptr<const Vocab> vocab_;
 };
-
-// Bytes of a v0 file for this config (header, weights, the unused freq_cis tables, classifier).
-std::uint64_t v0_file_bytes(const Config& c);
 
 }  // namespace wb

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/exec_context.h"
+#include "model/formats/llama_layout.h"
 #include "model/transformer.h"
 
 namespace wb {
@@ -17,20 +18,38 @@ namespace wb {
 namespace {
 
 constexpr std::uint64_t kF32 = sizeof(float);
-constexpr double kQ8BytesPerWeight = 1.0 + 4.0 / 64;  // export.py's Q8_0: int8 values, an fp32 scale per 64
+constexpr double kQ8BytesPerWeight = 34.0 / 32;  // GGUF's Q8_0: 32 int8 values and an fp16 scale per block
 
-// Floats outside the matmul matrices: the embedding table when the classifier is separate, and the norms.
-std::uint64_t other_floats(const Config& c) {
-    const std::uint64_t d = c.dim, layers = c.n_layers, vocab = c.vocab_size;
-    return (c.shared_classifier ? 0 : vocab * d) + layers * 2 * d + d;
+// Whether prepare() gives the kernel its own copy of a weight of this type (PackedWeight::storage) rather
+// than a view: tried on a small all-zero matrix, valid in every type.
+bool keeps_a_copy(const MatmulKernel& k, DType type) {
+    if (!k.available()) return true;  // prepare() may not run here; assume the costlier case
+    constexpr int rows = 32, cols = 256, group = 64;  // whole blocks of every type
+    std::vector<std::byte> bytes(static_cast<std::size_t>(rows) * cols * 5);
+    WeightView w{bytes.data(), nullptr, rows, cols, type};
+    if (type == DType::q8_v2) {
+        w.scales = reinterpret_cast<const float*>(bytes.data() + rows * cols);
+        w.group_size = group;
+    }
+    ExecContext ctx(1);
+    return k.prepare(w, ctx).storage != nullptr;
 }
 
-// Whether prepare() gives the kernel its own copy of a weight (PackedWeight::storage) rather than a view.
-bool keeps_a_copy(const MatmulKernel& k) {
-    if (!k.available()) return true;  // prepare() may not run here; assume the costlier case
-    std::vector<float> w(8 * 64, 1.0f);
-    ExecContext ctx(1);
-    return k.prepare(WeightView{w.data(), nullptr, 8, 64}, ctx).storage != nullptr;
+std::uint64_t stored_bytes(const WeightView& w) {
+    const std::uint64_t elements = static_cast<std::uint64_t>(w.d) * w.n;
+    if (w.dtype == DType::q8_v2) return elements + elements / w.group_size * sizeof(float);
+    return row_bytes(w.dtype, w.n) * static_cast<std::uint64_t>(w.d);
+}
+
+void add_matrix(WeightFootprint& f, DType type, std::uint64_t elements, std::uint64_t bytes) {
+    for (WeightFootprint::Matrices& m : f.matrices) {
+        if (m.type == type) {
+            m.elements += elements;
+            m.bytes += bytes;
+            return;
+        }
+    }
+    f.matrices.push_back({type, elements, bytes});
 }
 
 MemoryNeed need_with_weights(const Config& c, std::uint64_t weights) {
@@ -55,14 +74,45 @@ std::string human(std::uint64_t bytes) {
 
 }  // namespace
 
-MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul) {
-    const std::uint64_t matrices = c.matmul_params();
-    std::uint64_t weights = (matrices + other_floats(c)) * kF32;
-    if (keeps_a_copy(matmul)) {
-        weights += static_cast<std::uint64_t>(static_cast<double>(matrices) * matmul.weight_bytes);
+WeightFootprint footprint(const Checkpoint& ck) {
+    const Config& c = ck.config();
+    const Weights& w = ck.weights();
+    WeightFootprint f;
+    for (const TensorSlot& t : llama_tensors(c)) {
+        if (t.is_norm()) {
+            f.fp32_bytes += static_cast<std::uint64_t>(t.cols) * kF32;
+        } else if (t.role != Role::embedding) {
+            const WeightView v = slot_view(w, t);
+            add_matrix(f, v.dtype, static_cast<std::uint64_t>(v.d) * v.n, stored_bytes(v));
+        }
+    }
+    const WeightView& classifier = w.classifier;
+    const std::uint64_t table = static_cast<std::uint64_t>(c.vocab_size) * c.dim;
+    if (c.shared_classifier) add_matrix(f, classifier.dtype, table, stored_bytes(classifier));
+    if (classifier.data != w.token_embedding) f.fp32_bytes += table * kF32;  // a lookup table of its own
+    return f;
+}
+
+WeightFootprint fp32_footprint(const Config& c) {
+    const std::uint64_t d = c.dim, layers = c.n_layers, vocab = c.vocab_size;
+    WeightFootprint f;
+    add_matrix(f, DType::f32, c.matmul_params(), c.matmul_params() * kF32);
+    f.fp32_bytes = ((c.shared_classifier ? 0 : vocab * d) + layers * 2 * d + d) * kF32;
+    return f;
+}
+
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul) {
+    std::uint64_t weights = w.fp32_bytes;
+    for (const WeightFootprint::Matrices& m : w.matrices) {
+        weights += m.bytes;
+        if (keeps_a_copy(matmul, m.type)) {
+            weights += static_cast<std::uint64_t>(static_cast<double>(m.elements) * matmul.weight_bytes);
+        }
     }
     return need_with_weights(c, weights);
 }
+
+MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul) { return memory_need(c, fp32_footprint(c), matmul); }
 
 MemoryNeed q8_memory_need(const Config& c) {
     const std::uint64_t d = c.dim, layers = c.n_layers, vocab = c.vocab_size;
@@ -93,7 +143,12 @@ std::optional<std::uint64_t> disk_space_for(const std::string& path) {
 }
 
 void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available) {
-    const MemoryNeed need = memory_need(c, matmul);
+    require_memory(name, c, fp32_footprint(c), matmul, available);
+}
+
+void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
+                    std::uint64_t available) {
+    const MemoryNeed need = memory_need(c, w, matmul);
     if (need.total() <= available) return;
     std::string message = name + ": needs " + human(need.total()) + " of memory (weights " + human(need.weights) +
                           ", KV cache " + human(need.kv_cache) + ", activations " + human(need.scratch) + ") but " +

@@ -6,8 +6,10 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "kernels/kernel.h"
+#include "model/checkpoint.h"
 #include "model/config.h"
 
 namespace wb {
@@ -17,15 +19,31 @@ struct ResourceError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// How a model holds its weights: the matrices (classifier included) by stored type, what else is fp32.
+struct WeightFootprint {
+    struct Matrices {
+        DType type;
+        std::uint64_t elements = 0;
+        std::uint64_t bytes = 0;  // as stored
+    };
+    std::vector<Matrices> matrices;  // one entry per type
+    std::uint64_t fp32_bytes = 0;    // the embedding lookup table (unless it is the fp32 classifier) and the norms
+};
+WeightFootprint footprint(const Checkpoint& ck);
+WeightFootprint fp32_footprint(const Config& c);  // an fp32 model of this shape
+
 // Bytes a run keeps resident.
 struct MemoryNeed {
-    std::uint64_t weights = 0;   // the checkpoint's fp32 pages (mapped or in memory) plus packed copies
+    std::uint64_t weights = 0;   // the checkpoint's pages (mapped or in memory) plus what prepare() materialises
     std::uint64_t kv_cache = 0;  // layers x seq_len x kv_dim x (key, value) x fp32
     std::uint64_t scratch = 0;   // activations for Transformer::kMaxBatch positions, logits, RoPE table
     std::uint64_t total() const { return weights + kv_cache + scratch; }
 };
 
-// An fp32 checkpoint of this shape run with this matmul kernel (whose prepare() may copy every matrix).
+// A model holding its weights as `w` run with this matmul kernel: prepare() may copy a matrix of a type
+// (into its own layout, or dequantised to fp32 for a kernel that does not take the type), weight_bytes each.
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul);
+// An fp32 checkpoint of this shape.
 MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul);
 // The same model stored in int8 (Q8_0: one byte per matrix element plus a scale per group).
 MemoryNeed q8_memory_need(const Config& c);
@@ -36,8 +54,10 @@ std::optional<std::uint64_t> available_memory();
 // nullopt when its directory cannot be examined.
 std::optional<std::uint64_t> disk_space_for(const std::string& path);
 
-// Throws ResourceError naming `name` when memory_need(c, matmul) exceeds `available` bytes, saying
+// Throws ResourceError naming `name` when memory_need(c, w, matmul) exceeds `available` bytes, saying
 // whether the int8 form of the model would fit.
+void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
+                    std::uint64_t available);
 void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available);
 // Throws ResourceError naming path when `bytes` exceed `free` bytes of disk.
 void require_disk(const std::string& path, std::uint64_t bytes, std::uint64_t free);

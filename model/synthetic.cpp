@@ -1,12 +1,10 @@
 #include "model/synthetic.h"
 
-#include <cerrno>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <functional>
 #include <memory>
 #include <vector>
+
+#include "model/formats/llama2c.h"
 
 namespace wb {
 
@@ -40,60 +38,43 @@ private:
     bool has_spare_ = false;
 };
 
-using Sink = std::function<void(const void*, std::size_t)>;
-
-// Streams a v0 file in order, a chunk of floats at a time.
-void synthesize(const Config& c, std::uint64_t seed, const Sink& sink) {
-    const std::int32_t header[7] = {c.dim,        c.hidden_dim, c.n_layers,
-                                    c.n_heads,    c.n_kv_heads, c.shared_classifier ? c.vocab_size : -c.vocab_size,
-                                    c.seq_len};
-    sink(header, sizeof header);
-    Normal normal(seed);
-    std::vector<float> chunk(1 << 16);
-    auto emit = [&](std::uint64_t count, const std::function<float(std::uint64_t)>& value) {
-        for (std::uint64_t done = 0; done < count;) {
-            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), count - done));
-            for (std::size_t i = 0; i < n; i++) chunk[i] = value(done + i);
-            sink(chunk.data(), n * sizeof(float));
-            done += n;
-        }
-    };
-    const std::uint64_t d = c.dim, h = c.hidden_dim, kv = c.kv_dim(), L = c.n_layers, V = c.vocab_size;
-    auto random = [&](std::uint64_t) { return normal(0.02f); };
-    auto ones = [](std::uint64_t) { return 1.0f; };
-    auto zeros = [](std::uint64_t) { return 0.0f; };
-    // Row 1 (BOS) of the classifier is zero: its logit is 0 while the best logit is several sigma up.
-    auto classifier = [&](std::uint64_t i) { return i / d == 1 ? 0.0f : normal(0.02f); };
-    emit(V * d, c.shared_classifier ? std::function<float(std::uint64_t)>(classifier) : random);
-    emit(L * d, ones);
-    emit(L * d * d, random);       // wq
-    emit(L * kv * d * 2, random);  // wk, wv
-    emit(L * d * d, random);       // wo
-    emit(L * d, ones);
-    emit(L * h * d * 3, random);  // w1, w2, w3
-    emit(d, ones);
-    emit(static_cast<std::uint64_t>(c.seq_len) * c.head_size(), zeros);  // freq_cis, unused
-    if (!c.shared_classifier) emit(V * d, classifier);
-}
-
 }  // namespace
 
+RowSource synthetic_rows(const Config& c, std::uint64_t seed) {
+    auto normal = std::make_shared<Normal>(seed);
+    const bool shared = c.shared_classifier;
+    return [normal, shared](const TensorSlot& t, std::int64_t row, float* out) {
+        const bool classifier = t.role == Role::classifier || (t.role == Role::embedding && shared);
+        for (std::int64_t j = 0; j < t.cols; j++) {
+            // Row 1 (BOS) of the classifier is zero: its logit is 0 while the best logit is several sigma up.
+            out[j] = t.is_norm() ? 1.0f : classifier && row == 1 ? 0.0f : (*normal)(0.02f);
+        }
+    };
+}
+
 void write_synthetic(const Config& c, std::uint64_t seed, const std::string& path) {
-    std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "wb"), std::fclose);
-    if (!f) throw LoadError(path + ": cannot create: " + std::strerror(errno));
-    bool ok = true;
-    synthesize(c, seed, [&](const void* p, std::size_t n) { ok = ok && std::fwrite(p, 1, n, f.get()) == n; });
-    if (!ok || std::fflush(f.get()) != 0) throw LoadError(path + ": write failed: " + std::strerror(errno));
+    FileSink file(path);
+    llama2c::write_v0(c, synthetic_rows(c, seed), file.sink(), path);
+    file.close();
 }
 
 Checkpoint synthetic_checkpoint(const Config& c, std::uint64_t seed, const std::string& name) {
-    std::vector<std::byte> bytes;
-    bytes.reserve(v0_file_bytes(c));
-    synthesize(c, seed, [&](const void* p, std::size_t n) {
-        const auto* b = static_cast<const std::byte*>(p);
-        bytes.insert(bytes.end(), b, b + n);
-    });
-    return Checkpoint::from_bytes(std::move(bytes), name);
+    if (const std::string why = c.problem(); !why.empty()) throw LoadError(name + ": implausible config: " + why);
+    const std::vector<TensorSlot> slots = llama_tensors(c);
+    std::uint64_t floats = 0;
+    for (const TensorSlot& t : slots) floats += static_cast<std::uint64_t>(t.rows) * t.cols;
+    auto values = std::make_shared<std::vector<float>>(floats);
+    const RowSource rows = synthetic_rows(c, seed);
+    Weights w;
+    w.layers.resize(static_cast<std::size_t>(c.n_layers));
+    float* at = values->data();
+    for (const TensorSlot& t : slots) {
+        for (std::int64_t r = 0; r < t.rows; r++) rows(t, r, at + r * t.cols);
+        set_slot(w, t, WeightView{at, nullptr, static_cast<int>(t.rows), static_cast<int>(t.cols)});
+        at += t.rows * t.cols;
+    }
+    if (c.shared_classifier) w.classifier = WeightView{w.token_embedding, nullptr, c.vocab_size, c.dim};
+    return Checkpoint(name, Format::synthetic, 0, c, std::move(w), {values});
 }
 
 }  // namespace wb

@@ -11,11 +11,11 @@ namespace wb {
 
 namespace {
 
-void rmsnorm(float* out, const float* x, const float* weight, int size) {
+void rmsnorm(float* out, const float* x, const float* weight, int size, float eps) {
     float ss = 0.0f;
     for (int j = 0; j < size; j++) ss += x[j] * x[j];
     ss /= static_cast<float>(size);
-    ss += 1e-5f;
+    ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < size; j++) out[j] = weight[j] * (ss * x[j]);
 }
@@ -52,12 +52,15 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     key_cache_.assign(cache, 0.0f);
     value_cache_.assign(cache, 0.0f);
 
-    // RoPE angles, computed with llama2.c's exact expressions so results match it bit for bit.
+    // RoPE angles, computed with llama2.c's exact expressions (theta 10000, no factors) so results match it
+    // bit for bit; pair i's frequency is divided by its factor when the model has them (Llama 3.1 scaling).
     const int hs = cfg_.head_size();
+    const std::vector<float>& factors = cfg_.rope_freq_factors;
     rope_.resize(static_cast<std::size_t>(cfg_.seq_len) * hs);
     for (int pos = 0; pos < cfg_.seq_len; pos++) {
         for (int i = 0; i < hs; i += 2) {
-            const float freq = 1.0f / powf(10000.0f, static_cast<float>(i) / static_cast<float>(hs));
+            float freq = 1.0f / powf(cfg_.rope_theta, static_cast<float>(i) / static_cast<float>(hs));
+            if (!factors.empty()) freq /= factors[static_cast<std::size_t>(i / 2)];
             const float val = static_cast<float>(pos) * freq;
             rope_[static_cast<std::size_t>(pos) * hs + i] = cosf(val);
             rope_[static_cast<std::size_t>(pos) * hs + i + 1] = sinf(val);
@@ -112,7 +115,7 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
 
         {
             OpTimer timer(prof, Op::rmsnorm);
-            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_att, dim);
+            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_att, dim, c.rms_eps);
         }
         // Keys and values go straight into this layer's cache rows pos .. pos+T-1.
         matmul(pl.wq, xb_.data(), q_.data(), T, Op::qkv);
@@ -142,7 +145,7 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
 
         {
             OpTimer timer(prof, Op::rmsnorm);
-            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_ffn, dim);
+            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_ffn, dim, c.rms_eps);
         }
         matmul(pl.w1, xb_.data(), hb_.data(), T, Op::ffn_up_gate);
         matmul(pl.w3, xb_.data(), hb2_.data(), T, Op::ffn_up_gate);
@@ -164,7 +167,7 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
     const int rows = T - first;
     {
         OpTimer timer(prof, Op::rmsnorm);
-        for (int t = first; t < T; t++) rmsnorm(xb_.data() + (t - first) * dim, x + t * dim, w.rms_final, dim);
+        for (int t = first; t < T; t++) rmsnorm(xb_.data() + (t - first) * dim, x + t * dim, w.rms_final, dim, c.rms_eps);
     }
     matmul(classifier_, xb_.data(), logits_out, rows, Op::classifier);
 }

@@ -6,6 +6,7 @@
 
 #include "kernels/registry.h"
 #include "model/checkpoint.h"
+#include "model/formats/llama2c.h"
 #include "model/memory_guard.h"
 #include "test_util.h"
 
@@ -92,7 +93,7 @@ std::string sparse_llama7b() {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     EXPECT_GE(fd, 0);
     EXPECT_EQ(::write(fd, header, sizeof header), static_cast<ssize_t>(sizeof header));
-    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(v0_file_bytes(kLlama7B))), 0);
+    EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(llama2c::v0_file_bytes(kLlama7B))), 0);
     ::close(fd);
     return path;
 }
