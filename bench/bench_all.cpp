@@ -363,7 +363,7 @@ private:
 
     void run_model(const ModelSpec& spec, std::vector<Row>& rows) {
         std::fprintf(stderr, "bench_all: loading %s\n", spec.name.c_str());
-        Model m = load(spec, o_.baselines || !o_.peers.empty());
+        Model m = load(spec, o_.baselines);
         struct Cleanup {
             const Model& m;
             ~Cleanup() {
@@ -400,8 +400,11 @@ private:
             const std::optional<DType> t = streamed_type(*resolve_variant(v).matmul);
             if (t && std::find(run_types.begin(), run_types.end(), *t) == run_types.end()) run_types.push_back(*t);
         }
-        PeerModels files(m.checkpoint.config(), m.spec.name, peer_model_writer(m.checkpoint, m.tokenizer_path));
-        if (!m.file.empty() && m.checkpoint.version() == 0) files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);
+        PeerModels files(m.spec.name, peer_model_writer(m.checkpoint, m.tokenizer_path));
+        const Checkpoint& ck = m.checkpoint;
+        if (!m.file.empty() && (ck.format() == Format::synthetic || (ck.format() == Format::llama2c && ck.version() == 0))) {
+            files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);  // the baselines' v0 file
+        }
         for (const Peer& peer : o_.peers) {
             const std::vector<DType> types = paired_types(*peer.kind, run_types);
             if (types.empty()) {

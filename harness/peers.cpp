@@ -13,7 +13,8 @@
 #include <stdexcept>
 
 #include "harness/json.h"
-#include "model/checkpoint.h"
+#include "model/formats/gguf_model.h"
+#include "model/formats/llama2c.h"
 #include "model/memory_guard.h"
 
 namespace wb {
@@ -509,32 +510,36 @@ void measure_peer(const Peer& peer, DType type, const PeerJob& job, const RunPro
     r.peer->backend = last.backend;
 }
 
-std::uint64_t peer_model_bytes(const Config& c, PeerFormat format, DType type) {
-    if (format == PeerFormat::llama2c_v0) return v0_file_bytes(c);
-    const auto matrix = [&](std::int64_t rows, std::int64_t cols) {
-        return static_cast<std::uint64_t>(rows) * row_bytes(type, cols);
-    };
-    const std::int64_t dim = c.dim, q = static_cast<std::int64_t>(c.n_heads) * c.head_size(), kv = c.kv_dim(), h = c.hidden_dim;
-    const std::uint64_t layer = matrix(q, dim) + 2 * matrix(kv, dim) + matrix(dim, q) + 2 * matrix(h, dim) + matrix(dim, h)
-                                + 2 * static_cast<std::uint64_t>(dim) * 4;
-    // The embedding (and a separate classifier) counted as fp32 whatever the type; the vocabulary's strings,
-    // scores and types; metadata and per-tensor alignment.
-    const std::uint64_t table = static_cast<std::uint64_t>(c.vocab_size) * dim * 4;
-    return static_cast<std::uint64_t>(c.n_layers) * layer + table * (c.shared_classifier ? 1 : 2) + dim * 4ull
-           + static_cast<std::uint64_t>(c.vocab_size) * 64 + (1u << 20);
-}
-
 PeerModelWriter peer_model_writer(const Checkpoint& checkpoint, const std::string& tokenizer_path) {
-    return [&checkpoint, tokenizer_path](PeerFormat format, DType type, const std::string& path) {
-        (void)checkpoint;
-        (void)path;
-        throw std::runtime_error(std::string("this build cannot write ") + format_name(format) + " " + traits(type).name +
-                                 " files yet (no writer for " + tokenizer_path + "'s model)");
+    const auto gguf_options = [&checkpoint, tokenizer_path](DType type) {
+        GgufModelOptions o;
+        o.type = type;
+        o.name = checkpoint.name();
+        o.vocab = vocab_metadata(checkpoint.vocab() ? *checkpoint.vocab() : llama2c::read_tokenizer_vocab(tokenizer_path));
+        return o;
     };
+    PeerModelWriter w;
+    w.bytes = [&checkpoint, gguf_options](PeerFormat format, DType type) -> std::uint64_t {
+        const Config& c = checkpoint.config();
+        if (format == PeerFormat::llama2c_v0) return llama2c::v0_file_bytes(c);
+        return gguf_model_writer(c, gguf_options(type), checkpoint.name()).file_bytes();
+    };
+    w.write = [&checkpoint, gguf_options](PeerFormat format, DType type, const std::string& path) {
+        const Config& c = checkpoint.config();
+        FileSink file(path);
+        if (format == PeerFormat::llama2c_v0) {
+            if (type != DType::f32) throw std::logic_error("llama2.c v0 files are fp32");
+            llama2c::write_v0(c, checkpoint_rows(checkpoint), file.sink(), path);
+        } else {
+            write_gguf_model(c, checkpoint_rows(checkpoint), gguf_options(type), file.sink(), path);
+        }
+        file.close();
+    };
+    return w;
 }
 
-PeerModels::PeerModels(const Config& config, std::string model_name, PeerModelWriter writer)
-    : config_(config), model_name_(std::move(model_name)), writer_(std::move(writer)) {}
+PeerModels::PeerModels(std::string model_name, PeerModelWriter writer)
+    : model_name_(std::move(model_name)), writer_(std::move(writer)) {}
 
 PeerModels::~PeerModels() {
     if (dir_.empty()) return;
@@ -559,9 +564,9 @@ const std::string& PeerModels::file(PeerFormat format, DType type) {
         path = (std::filesystem::path(dir_) / (model_name_ + "-" + lower(traits(type).name) +
                                                (format == PeerFormat::gguf ? ".gguf" : ".bin"))).string();
         if (const std::optional<std::uint64_t> free = disk_space_for(path)) {
-            require_disk(path, peer_model_bytes(config_, format, type), *free);
+            require_disk(path, writer_.bytes(format, type), *free);
         }
-        writer_(format, type, path);
+        writer_.write(format, type, path);
     } catch (const std::exception& e) {
         std::error_code ec;
         if (!path.empty()) std::filesystem::remove(path, ec);

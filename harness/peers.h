@@ -18,7 +18,6 @@
 #include "harness/record.h"
 #include "kernels/kernel.h"
 #include "model/checkpoint.h"
-#include "model/config.h"
 
 namespace wb {
 
@@ -118,20 +117,21 @@ void fail_peer(const Peer& peer, DType type, const PeerJob& job, const std::stri
 // "sha256:<hex>" of a file, or "unknown" when it cannot be read.
 std::string file_sha256(const std::string& path);
 
-// Bytes a peer's model file of this config takes, at most (for the disk guard).
-std::uint64_t peer_model_bytes(const Config& c, PeerFormat format, DType type);
+// Writes the model a peer is given, in a format and type, to a path; says first how many bytes that takes.
+struct PeerModelWriter {
+    std::function<std::uint64_t(PeerFormat format, DType type)> bytes;
+    std::function<void(PeerFormat format, DType type, const std::string& path)> write;
+};
 
-// Writes the model a peer is given: format, type and destination path.
-using PeerModelWriter = std::function<void(PeerFormat format, DType type, const std::string& path)>;
-
-// Writes a loaded checkpoint for the peers: GGUF of any type the weight table quantises to, llama2.c v0.
+// A loaded checkpoint for the peers, through model/formats' writers: GGUF of any type they write (vocabulary
+// from the checkpoint, else from the llama2.c tokenizer file), or llama2.c v0.
 PeerModelWriter peer_model_writer(const Checkpoint& checkpoint, const std::string& tokenizer_path);
 
 // The model files of one model for the peers of a run, written on first use into a temporary directory
 // (after checking the disk has room) and removed with it.
 class PeerModels {
 public:
-    PeerModels(const Config& config, std::string model_name, PeerModelWriter writer);
+    PeerModels(std::string model_name, PeerModelWriter writer);
     ~PeerModels();
     PeerModels(const PeerModels&) = delete;
     PeerModels& operator=(const PeerModels&) = delete;
@@ -142,7 +142,6 @@ public:
     const std::string& file(PeerFormat format, DType type);
 
 private:
-    Config config_;
     std::string model_name_;
     PeerModelWriter writer_;
     std::string dir_;  // created on first write

@@ -13,6 +13,7 @@
 #include "harness/peers.h"
 #include "kernels/registry.h"
 #include "model/memory_guard.h"
+#include "model/synthetic.h"
 #include "test_util.h"
 #include "variants/variants.h"
 
@@ -421,16 +422,16 @@ TEST(PeerRecords, JsonAndCsvCarryThePeerAndLeaveUnmeasuredRatesEmpty) {
 // ---- model files ----
 
 TEST(PeerModelFiles, WrittenOnceIntoATemporaryDirectoryAndRemoved) {
-    const Config c = *find_shape("stories260K");
     std::vector<std::string> written;
     std::string dir;
     const std::string existing = test::temp_path("given.bin");
     test::write_file(existing, "v0");
     {
-        PeerModels files(c, "stories260K", [&](PeerFormat, DType type, const std::string& path) {
-            written.push_back(path);
-            test::write_file(path, traits(type).name);
-        });
+        PeerModels files("stories260K", {[](PeerFormat, DType) { return 1024; },
+                                         [&](PeerFormat, DType type, const std::string& path) {
+                                             written.push_back(path);
+                                             test::write_file(path, traits(type).name);
+                                         }});
         files.provide(PeerFormat::llama2c_v0, DType::f32, existing);
         EXPECT_EQ(files.file(PeerFormat::llama2c_v0, DType::f32), existing);
         const std::string q8 = files.file(PeerFormat::gguf, DType::q8_0);
@@ -448,12 +449,12 @@ TEST(PeerModelFiles, WrittenOnceIntoATemporaryDirectoryAndRemoved) {
 TEST(PeerModelFiles, AFailedWriteIsRememberedAndItsFileRemoved) {
     int calls = 0;
     std::string partial;
-    PeerModels files(*find_shape("stories260K"), "s", [&](PeerFormat, DType, const std::string& path) {
-        calls++;
-        partial = path;
-        test::write_file(path, "half");
-        throw std::runtime_error("disk on fire");
-    });
+    PeerModels files("s", {[](PeerFormat, DType) { return 1024; }, [&](PeerFormat, DType, const std::string& path) {
+                               calls++;
+                               partial = path;
+                               test::write_file(path, "half");
+                               throw std::runtime_error("disk on fire");
+                           }});
     for (int i = 0; i < 2; i++) {
         try {
             files.file(PeerFormat::gguf, DType::q4_0);
@@ -467,22 +468,49 @@ TEST(PeerModelFiles, AFailedWriteIsRememberedAndItsFileRemoved) {
 }
 
 TEST(PeerModelFiles, TheDiskGuardRefusesFilesLargerThanTheFreeSpace) {
-    Config huge = *find_shape("llama2-7B-layer");
-    huge.n_layers = 1 << 20;  // petabytes of fp32
     bool called = false;
-    PeerModels files(huge, "huge", [&](PeerFormat, DType, const std::string&) { called = true; });
-    EXPECT_THROW(files.file(PeerFormat::gguf, DType::f32), std::runtime_error);
+    PeerModels files("huge", {[](PeerFormat, DType) { return std::uint64_t{1} << 62; },
+                              [&](PeerFormat, DType, const std::string&) { called = true; }});
+    try {
+        files.file(PeerFormat::gguf, DType::f32);
+        ADD_FAILURE() << "no error";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("GGUF F32 model for the peers"), std::string::npos) << e.what();
+    }
     EXPECT_FALSE(called);
 }
 
-TEST(PeerModelFiles, SizeBoundsGrowWithTheTypesBytes) {
-    const Config c = *find_shape("stories110M");
-    const std::uint64_t f32 = peer_model_bytes(c, PeerFormat::gguf, DType::f32), q8 = peer_model_bytes(c, PeerFormat::gguf, DType::q8_0),
-                        q4 = peer_model_bytes(c, PeerFormat::gguf, DType::q4_0);
-    EXPECT_GT(f32, q8);
-    EXPECT_GT(q8, q4);
-    EXPECT_GE(f32, c.matmul_params() * 4);  // every fp32 matrix fits
-    EXPECT_EQ(peer_model_bytes(c, PeerFormat::llama2c_v0, DType::f32), v0_file_bytes(c));
+// The files peers get hold the run's model: read back, each has its config and weights (in the asked type).
+TEST(PeerModelFiles, TheWriterHandsPeersTheSameModel) {
+    REQUIRE_MODEL("tok512.bin");
+    const Config c = *find_shape("stories260K");
+    const Checkpoint ck = synthetic_checkpoint(c, 1, "stories260K");
+    const PeerModelWriter w = peer_model_writer(ck, test::model_path("tok512.bin"));
+    const WeightView& wq = ck.weights().layers[2].wq;
+    for (const auto& [format, type] : {std::pair{PeerFormat::gguf, DType::f32}, std::pair{PeerFormat::gguf, DType::q8_0},
+                                       std::pair{PeerFormat::gguf, DType::q4_0}, std::pair{PeerFormat::llama2c_v0, DType::f32}}) {
+        const std::string path = test::temp_path(std::string(traits(type).name) + (format == PeerFormat::gguf ? ".gguf" : ".bin"));
+        w.write(format, type, path);
+        EXPECT_EQ(std::filesystem::file_size(path), w.bytes(format, type)) << path;
+        const Checkpoint back = Checkpoint::open(path);
+        EXPECT_EQ(back.config().summary(), c.summary()) << path;
+        EXPECT_EQ(back.format(), format == PeerFormat::gguf ? Format::gguf : Format::llama2c);
+        const WeightView& bq = back.weights().layers[2].wq;
+        ASSERT_EQ(bq.dtype, type) << path;
+        // Row 5 of layer 2's wq, dequantised, is the original row within the type's rounding.
+        std::vector<float> mine(wq.n), theirs(bq.n);
+        traits(wq.dtype).dequantize_rows(wq, 5, 1, mine.data());
+        traits(bq.dtype).dequantize_rows(bq, 5, 1, theirs.data());
+        float scale = 0;
+        for (const float v : mine) scale = std::max(scale, std::abs(v));
+        for (int i = 0; i < wq.n; i++) {
+            EXPECT_NEAR(theirs[i], mine[i], type == DType::f32 ? 0.0f : scale / (type == DType::q8_0 ? 100 : 6)) << path << " " << i;
+        }
+        if (format == PeerFormat::gguf) {
+            ASSERT_NE(back.vocab(), nullptr);
+            EXPECT_EQ(static_cast<int>(back.vocab()->tokens.size()), c.vocab_size);
+        }
+    }
 }
 
 // ---- the JSON reader ----
