@@ -78,9 +78,13 @@ def plot_model(model, rows, machine, bandwidth, path):
         ax.set_ylabel(f"{phase} tok/s (median)")
         ax.set_title(f"{model}: {phase}")
         ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, loc="upper right")
+    legend = {}
+    for ax in axes:
+        legend.update(zip(*reversed(ax.get_legend_handles_labels())))
     fig.suptitle(f"{model}: the workbench beside other engines on the same model, like for like")
     fig.tight_layout()
+    fig.legend(legend.values(), legend.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=len(legend),
+               fontsize=9)
     fig.savefig(path, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
 
