@@ -2,16 +2,19 @@
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
+# `make bench` (about 20 minutes on 2 cores) times each kernel benchmark for 0.05 s without the Llama-2-7B
+# shapes and each variant 3 times; `make bench-full` (about 35 minutes) runs every shape for 0.1 s and 5 times.
 # Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
-BENCH_ARGS ?= --profile
+BENCH_ARGS ?= --profile --repetitions 3
 KERNEL_FILTER ?= .
+KERNEL_EXCLUDE ?= llama2-7B
+KERNEL_MIN_TIME ?= 0.05
 # Other engines measured on the same models: make bench PEERS="llama.cpp=/path/llama-bench llama2.c=/path/run,/path/runomp"
 PEERS ?=
-KERNEL_MIN_TIME ?= 0.1
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
 FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap build build-asan build-fuzz build-tsan bench bench-kernels report test fuzz tsan clean
+.PHONY: all bootstrap build build-asan build-fuzz build-tsan bench bench-full bench-kernels report test fuzz tsan clean
 
 all: build
 
@@ -36,11 +39,18 @@ build-tsan: bootstrap
 
 # The main job: this machine's ceilings, every kernel alone, every variant end to end, the report.
 bench: build
-	build/bin/probe_machine -o $(RESULTS)/machine.json
-	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME) \
-	  --benchmark_out=$(RESULTS)/bench_kernels.json --benchmark_out_format=json
-	build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
-	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
+	@echo "[1/4] machine probe: read bandwidth and compute peaks -> $(RESULTS)/machine.json"
+	@build/bin/probe_machine -o $(RESULTS)/machine.json
+	@echo "[2/4] kernel sweep: every kernel alone -> $(RESULTS)/bench_kernels.json"
+	@$(PYTHON) scripts/run_kernel_sweep.py --bench build/bin/bench_kernels --filter '$(KERNEL_FILTER)' \
+	  --exclude '$(KERNEL_EXCLUDE)' --min-time $(KERNEL_MIN_TIME) --out $(RESULTS)/bench_kernels.json
+	@echo "[3/4] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
+	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
+	@echo "[4/4] report -> $(RESULTS)/report/REPORT.md"
+	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
+
+bench-full:
+	@$(MAKE) --no-print-directory bench KERNEL_EXCLUDE= KERNEL_MIN_TIME=0.1 BENCH_ARGS=--profile
 
 bench-kernels: build
 	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME)

@@ -21,6 +21,7 @@
 #include "harness/machine.h"
 #include "harness/peers.h"
 #include "harness/process.h"
+#include "harness/progress.h"
 #include "harness/record.h"
 #include "harness/timing.h"
 #include "model/generate.h"
@@ -320,6 +321,7 @@ public:
 
     // Returns false when interrupted.
     bool run() {
+        plan_progress();
         bool completed = true;
         if (o_.profile) {
             try {
@@ -339,11 +341,62 @@ public:
             print_table(spec.name, rows, o_.peers);
             if (!completed) break;
         }
-        std::fprintf(stderr, "bench_all: records in %s/%s.jsonl and .csv\n", o_.output.c_str(), stem_.c_str());
+        std::fprintf(stderr, "bench_all: %s; records in %s/%s.jsonl and .csv\n", progress_->summary().c_str(),
+                     o_.output.c_str(), stem_.c_str());
         return completed;
     }
 
 private:
+    // Relative cost of a measurement for the time-left estimate: weights x positions x runs.
+    static double work(const Config& c, int positions, int runs) {
+        return static_cast<double>(c.matmul_params()) * positions * runs;
+    }
+    int run_positions(const Config& c) const { return std::min(o_.prompt_tokens + o_.gen_tokens, c.seq_len); }
+    int variant_runs() const { return o_.repetitions + 2 + (o_.profile ? 1 : 0); }  // + gate and warm-up
+    int baseline_runs(const std::string& name) const { return name == "python" ? 1 : o_.repetitions + 1; }
+    // Pure Python runs a position about fifty times slower than the compiled programs.
+    int baseline_positions(const Config& c, const std::string& name) const {
+        return name == "python" ? 50 * 2 * kPythonTokens : run_positions(c);
+    }
+
+    // Counts the run's measurements and their work before the first one starts.
+    void plan_progress() {
+        int jobs = 0;
+        double total = 0;
+        if (o_.profile) {
+            jobs++;
+            total += sweep_work();
+        }
+        for (const ModelSpec& spec : o_.models) {
+            const Config c = spec.path ? Checkpoint::open(*spec.path).config() : *find_shape(*spec.shape);
+            const int n = static_cast<int>(o_.variants.size() * o_.threads.size());
+            jobs += n;
+            total += n * work(c, run_positions(c), variant_runs());
+            for (const Peer& peer : o_.peers) {
+                const int n_peer = static_cast<int>(peer_jobs(peer).size());
+                jobs += n_peer;
+                total += n_peer * work(c, run_positions(c), o_.repetitions + 1);  // + its warm-up
+            }
+            if (!o_.baselines) continue;
+            for (const Baseline& b : baselines()) {
+                for (const int threads : o_.threads) {
+                    if (!baseline_runs_at(b, c, threads)) continue;
+                    jobs++;
+                    total += work(c, baseline_positions(c, b.name), baseline_runs(b.name));
+                }
+            }
+        }
+        progress_.emplace(jobs, total);
+    }
+
+    static double sweep_work() { return work(*find_shape("stories15M"), 6 * 7, 1); }
+
+    // Starts the next measurement's progress line on stderr ("[3/40] tbb 2 threads stories110M (...):").
+    void announce(const std::string& what, int threads, const std::string& model, double job_work) {
+        const std::string label = what + " " + std::to_string(threads) + (threads > 1 ? " threads " : " thread ") + model;
+        std::fprintf(stderr, "%s:", progress_->start(label, job_work).c_str());
+    }
+
     Record base_record(const Model& m, const std::string& impl, const std::string& variant, int threads, int P, int N) {
         Record r;
         r.timestamp = utc_now();
@@ -395,33 +448,42 @@ private:
 
     // Each peer on this model in each weight type it shares with the run's variants, at each thread count it can use.
     void run_peers(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
-        std::vector<DType> run_types;
-        for (const std::string& v : o_.variants) {
-            const std::optional<DType> t = streamed_type(*resolve_variant(v).matmul);
-            if (t && std::find(run_types.begin(), run_types.end(), *t) == run_types.end()) run_types.push_back(*t);
-        }
         PeerModels files(m.spec.name, peer_model_writer(m.checkpoint, m.tokenizer_path));
         const Checkpoint& ck = m.checkpoint;
         if (!m.file.empty() && (ck.format() == Format::synthetic || (ck.format() == Format::llama2c && ck.version() == 0))) {
             files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);  // the baselines' v0 file
         }
         for (const Peer& peer : o_.peers) {
-            const std::vector<DType> types = paired_types(*peer.kind, run_types);
-            if (types.empty()) {
+            const std::vector<std::pair<DType, int>> jobs = peer_jobs(peer);
+            if (jobs.empty()) {
                 std::fprintf(stderr, "bench_all: %s: %s skipped, no variant of the run streams a type it takes\n",
                              m.spec.name.c_str(), peer.label().c_str());
                 continue;
             }
             const std::string output = peer.kind->outputs.empty() ? "" : peer_output(peer);
-            for (const DType type : types) {
-                for (const int threads : o_.threads) {
-                    if (!runs_threads(peer, threads)) continue;
-                    check_stop();
-                    rows.push_back({peer_variant(peer, type), threads, measure_peer_run(m, files, peer, type, text, P, N, threads, output)});
-                    append_record(rows.back().record, o_.output, stem_);
-                }
+            for (const auto& [type, threads] : jobs) {
+                check_stop();
+                rows.push_back({peer_variant(peer, type), threads, measure_peer_run(m, files, peer, type, text, P, N, threads, output)});
+                append_record(rows.back().record, o_.output, stem_);
             }
         }
+    }
+
+    // A peer's measurements on each model: each weight type it shares with the run's variants, at each thread
+    // count its binary can use.
+    std::vector<std::pair<DType, int>> peer_jobs(const Peer& peer) const {
+        std::vector<DType> run_types;
+        for (const std::string& v : o_.variants) {
+            const std::optional<DType> t = streamed_type(*resolve_variant(v).matmul);
+            if (t && std::find(run_types.begin(), run_types.end(), *t) == run_types.end()) run_types.push_back(*t);
+        }
+        std::vector<std::pair<DType, int>> jobs;
+        for (const DType type : paired_types(*peer.kind, run_types)) {
+            for (const int threads : o_.threads) {
+                if (runs_threads(peer, threads)) jobs.emplace_back(type, threads);
+            }
+        }
+        return jobs;
     }
 
     // The output format the peer's binary supports, from its --help (asked once per binary).
@@ -443,7 +505,8 @@ private:
                             int N, int threads, const std::string& output) {
         Record r = base_record(m, "peer", peer_variant(peer, type), threads, P, N);
         r.build.compiler = r.build.flags = "";  // the peer's own build, named by peer.version
-        std::fprintf(stderr, "bench_all: %s %s threads=%d:", m.spec.name.c_str(), r.variant.c_str(), threads);
+        const Config& c = m.checkpoint.config();
+        announce(r.variant, threads, m.spec.name, work(c, run_positions(c), o_.repetitions + 1));
         PeerJob job{"", m.tokenizer_path, text, P, N, o_.repetitions, threads, output};
         const RunProgram run = [](const std::vector<std::string>& argv, const std::vector<std::string>& env) {
             ProcessResult p = run_process(argv, env, &g_child);
@@ -478,7 +541,9 @@ private:
         r.matmul = k.matmul->name;
         r.attention = k.attention->name;
         if (const std::optional<DType> t = streamed_type(*k.matmul)) r.weight_type = traits(*t).name;
-        std::fprintf(stderr, "bench_all: %s %s threads=%d: gate", m.spec.name.c_str(), variant.c_str(), threads);
+        const Config& c = m.checkpoint.config();
+        announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));
+        std::fprintf(stderr, " gate");
         reset_peak_rss();
         ExecContext ctx(threads);
         Transformer model(m.checkpoint, k, ctx);
@@ -512,9 +577,9 @@ private:
         r.peak_rss_mb = peak_rss_mb();
         if (o_.profile) {
             Profiler prof;
-            ctx.profiler = &prof;
+            ctx.observer = &prof;
             run_once(steps);
-            ctx.profiler = nullptr;
+            ctx.observer = nullptr;
             std::vector<std::pair<std::string, double>> ops;
             for (int op = 0; op < static_cast<int>(Op::count); op++) {
                 ops.emplace_back(op_name(static_cast<Op>(op)), prof.seconds(static_cast<Op>(op)) * 1e3 / steps);
@@ -548,17 +613,16 @@ private:
         j.end_array().key("ms").begin_object();
         std::vector<std::vector<double>> ms(static_cast<int>(Op::count));
         constexpr int kSteps = 5;
-        std::fprintf(stderr, "bench_all: position sweep (stories15M shape, %s, %d thread%s):", variant.c_str(), threads,
-                     threads > 1 ? "s" : "");
+        announce(variant, threads, "stories15M position sweep", sweep_work());
         std::optional<int> crossover;
         for (const int p : positions) {
             check_stop();
             const int token = 42;
             model.forward(&token, 1, p - 1);  // warm-up
-            ctx.profiler = &prof;
+            ctx.observer = &prof;
             prof.reset();
             for (int i = 0; i < kSteps; i++) model.forward(&token, 1, p);
-            ctx.profiler = nullptr;
+            ctx.observer = nullptr;
             double matmuls = 0;
             for (int op = 0; op < static_cast<int>(Op::count); op++) {
                 ms[op].push_back(prof.seconds(static_cast<Op>(op)) * 1e3 / kSteps);
@@ -592,17 +656,26 @@ private:
         std::string compiler, flags;  // how it is built or run, for its records
     };
 
-    void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
+    std::vector<Baseline> baselines() const {
         const std::string py = std::string(WORKBENCH_PYTHON), scripts = std::string(WORKBENCH_SOURCE_DIR) + "/bench/baselines/python/";
-        const std::vector<Baseline> baselines = {
+        return {
             {"c-run", {bin_dir_ + "/baseline-run"}, "", "cc", "-O3 -ffp-contract=off"},
             {"c-runfast", {bin_dir_ + "/baseline-runfast"}, "", "cc", "-Ofast -march=native"},
             {"c-runomp", {bin_dir_ + "/baseline-runomp"}, "OMP_NUM_THREADS", "cc", "-Ofast -march=native -fopenmp"},
             {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS", py, "NumPy on the system BLAS"},
             {"python", {py, scripts + "llama2_pure.py"}, "", py, "pure CPython"},
         };
+    }
+
+    // Single-threaded baselines run at 1 thread only; pure Python only on models it finishes in seconds.
+    static bool baseline_runs_at(const Baseline& b, const Config& c, int threads) {
+        if (b.threads_env.empty() && threads != 1) return false;
+        return b.name != "python" || c.matmul_params() <= kPythonMaxParams;
+    }
+
+    void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
         const Tokenizer tok(m.tokenizer_path, m.checkpoint.config().vocab_size);
-        for (const Baseline& b : baselines) {
+        for (const Baseline& b : baselines()) {
             const bool python = b.name == "python";
             if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
                 std::fprintf(stderr, "bench_all: %s: pure Python skipped (over %llu parameters)\n", m.spec.name.c_str(),
@@ -613,7 +686,7 @@ private:
             const int b_P = python ? static_cast<int>(tok.encode(b_text, true).size()) : P;
             const int b_N = python ? kPythonTokens : N;
             for (const int threads : o_.threads) {
-                if (b.threads_env.empty() && threads != 1) continue;
+                if (!baseline_runs_at(b, m.checkpoint.config(), threads)) continue;
                 check_stop();
                 rows.push_back({b.name, threads, measure_baseline(m, b, b_text, b_P, b_N, threads, python ? 1 : o_.repetitions)});
                 append_record(rows.back().record, o_.output, stem_);
@@ -634,7 +707,8 @@ private:
         }
         std::vector<std::string> env;
         if (!b.threads_env.empty()) env.push_back(b.threads_env + "=" + std::to_string(threads));
-        std::fprintf(stderr, "bench_all: %s %s threads=%d:", m.spec.name.c_str(), b.name.c_str(), threads);
+        const Config& c = m.checkpoint.config();
+        announce(b.name, threads, m.spec.name, work(c, baseline_positions(c, b.name), baseline_runs(b.name)));
         std::vector<double> prefill, decode, ttft;
         for (int rep = reps > 1 ? -1 : 0; rep < reps; rep++) {
             check_stop();
@@ -664,6 +738,7 @@ private:
     Options o_;
     BuildInfo build_;
     std::string stem_, bin_dir_;
+    std::optional<Progress> progress_;
     std::map<std::string, std::string> peer_outputs_;  // binary -> its output format
 };
 

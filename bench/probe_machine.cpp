@@ -1,5 +1,5 @@
 // probe_machine: this machine's ceilings, for reading every kernel figure against them:
-// read bandwidth by working-set size (1 and 2 threads), peak fp32 FMA and int8 dot throughput.
+// read bandwidth by working-set size (1 and 2 threads), peak fp32 FMA, bf16 dot and int8 dot throughput.
 // Writes results/machine.json (see harness/SCHEMA.md) and prints a table.
 #include <immintrin.h>
 #include <unistd.h>
@@ -95,6 +95,30 @@ double fma_gflops(int threads) {
     return 2.0 * 16 * 12 * iters * threads / secs / 1e9;
 }
 
+// Independent vdpbf16ps chains: 16 lanes x 2 bf16 products summed into fp32 (64 flops) per instruction; 0 without
+// AVX512-BF16.
+double bf16_gflops(int threads) {
+#if defined(__AVX512BF16__)
+    const long iters = 50'000'000;
+    const double secs = timed_on_threads(threads, [&](int) {
+            __m512 acc[12];
+            for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+            const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.999f), _mm512_set1_ps(0.5f));
+            const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(2e-4f));
+            for (long it = 0; it < iters; it++) {
+                for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+            }
+            float s = 0;
+            for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(acc[i]);
+            if (s == 42.0f) std::puts("");
+    });
+    return 64.0 * 12 * iters * threads / secs / 1e9;
+#else
+    (void)threads;
+    return 0.0;
+#endif
+}
+
 // Independent vpdpbusd chains: 64 multiply-adds (128 int8 ops) per instruction; 0 without VNNI.
 double int8_gops(int threads) {
 #if defined(__AVX512VNNI__)
@@ -122,8 +146,8 @@ int probe_main(int argc, char** argv) {
     wb::cli::Args args(argc, argv);
     while (args.next()) {
         if (args.current() == "--help") {
-            std::printf("usage: probe_machine [-o FILE]\nMeasures read bandwidth by working-set size, peak fp32 FMA and int8\n"
-                        "dot throughput with 1 and 2 threads; writes FILE (default results/machine.json).\n");
+            std::printf("usage: probe_machine [-o FILE]\nMeasures read bandwidth by working-set size, peak fp32 FMA, bf16 dot\n"
+                        "and int8 dot throughput with 1 and 2 threads; writes FILE (default results/machine.json).\n");
             return 0;
         } else if (args.current() == "-o") {
             out = args.value();
@@ -147,8 +171,10 @@ int probe_main(int argc, char** argv) {
     }
     for (int t = 1; t <= max_threads; t++) {
         m.fma_gflops[t] = fma_gflops(t);
+        m.bf16_gflops[t] = bf16_gflops(t);
         m.int8_gops[t] = int8_gops(t);
-        std::fprintf(stderr, "%d thread(s): fp32 FMA %.1f GFLOP/s, int8 dot %.1f GOP/s\n", t, m.fma_gflops[t], m.int8_gops[t]);
+        std::fprintf(stderr, "%d thread(s): fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, int8 dot %.1f GOP/s\n", t,
+                     m.fma_gflops[t], m.bf16_gflops[t], m.int8_gops[t]);
     }
     wb::write_machine_json(m, out);
     std::fprintf(stderr, "probe_machine: wrote %s\n", out.c_str());

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/args.h"
+#include "harness/profiler.h"
 #include "model/generate.h"
 #include "model/memory_guard.h"
 #include "model/synthetic.h"
@@ -154,7 +155,7 @@ int generate_main(int argc, char** argv) {
     Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
     ExecContext ctx(threads);
     Profiler profiler;
-    if (profile) ctx.profiler = &profiler;
+    if (profile) ctx.observer = &profiler;
     Transformer model(*checkpoint, kernels, ctx);
 
     const TextSink out = [](std::string_view s) {

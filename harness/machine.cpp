@@ -49,6 +49,8 @@ void write_machine_json(const MachineLimits& m, const std::string& path) {
     }
     j.end_array().key("fma_gflops").begin_object();
     for (const auto& [t, v] : m.fma_gflops) j.field(std::to_string(t), v);
+    j.end_object().key("bf16_gflops").begin_object();
+    for (const auto& [t, v] : m.bf16_gflops) j.field(std::to_string(t), v);
     j.end_object().key("int8_gops").begin_object();
     for (const auto& [t, v] : m.int8_gops) j.field(std::to_string(t), v);
     j.end_object().end_object();

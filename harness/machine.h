@@ -17,6 +17,7 @@ struct MachineLimits {
     std::string cpu;
     std::vector<Bandwidth> read_bandwidth;
     std::map<int, double> fma_gflops;  // by thread count
+    std::map<int, double> bf16_gflops;  // vdpbf16ps; 0 without AVX512-BF16
     std::map<int, double> int8_gops;
 };
 

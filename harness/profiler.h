@@ -1,40 +1,25 @@
-// Per-operation wall time, accumulated over a run when a profiler is attached to the context.
+// Per-operation wall time, accumulated over a run: an observer of the forward pass (model/observer.h).
 #pragma once
 
 #include <array>
 #include <chrono>
 
+#include "model/observer.h"
+
 namespace wb {
 
-enum class Op { qkv, o, ffn_up_gate, ffn_down, classifier, attention, rmsnorm, rope, softmax, swiglu, count };
-
-const char* op_name(Op op);
-
-class Profiler {
+class Profiler : public Observer {
 public:
+    void before(Stage, int) override { start_ = std::chrono::steady_clock::now(); }
+    void after(Stage s, int, int, Tensor) override {
+        add(stage_info(s).op, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    }
     void add(Op op, double seconds) { seconds_[static_cast<int>(op)] += seconds; }
     double seconds(Op op) const { return seconds_[static_cast<int>(op)]; }
     void reset() { seconds_.fill(0.0); }
 
 private:
     std::array<double, static_cast<int>(Op::count)> seconds_{};
-};
-
-// Times its scope into the profiler; costs one branch when there is none.
-class OpTimer {
-public:
-    OpTimer(Profiler* p, Op op) : p_(p), op_(op) {
-        if (p_) start_ = std::chrono::steady_clock::now();
-    }
-    ~OpTimer() {
-        if (p_) p_->add(op_, std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
-    }
-    OpTimer(const OpTimer&) = delete;
-    OpTimer& operator=(const OpTimer&) = delete;
-
-private:
-    Profiler* p_;
-    Op op_;
     std::chrono::steady_clock::time_point start_;
 };
 

@@ -1,4 +1,4 @@
-// Everything a kernel may use besides its operands: threads, scratch memory, the profiler.
+// Everything a kernel may use besides its operands: threads, scratch memory, and the forward pass's observer.
 #pragma once
 
 #include <cstddef>
@@ -9,7 +9,7 @@
 
 namespace wb {
 
-class Profiler;
+class Observer;
 
 class ExecContext {
 public:
@@ -25,7 +25,7 @@ public:
     // slot in [0, threads()): one per concurrently running task (e.g. the arena's thread index).
     float* scratch(std::size_t n, int slot = 0);
 
-    Profiler* profiler = nullptr;  // set by whoever wants per-op timings; null means off
+    Observer* observer = nullptr;  // sees every operation's output (profiler, tracer); null means off
 
 private:
     struct Buffer {

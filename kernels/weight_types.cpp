@@ -252,6 +252,19 @@ constexpr bool rows_in_enum_order() {
 }
 static_assert(rows_in_enum_order(), "kTypes is indexed by DType");
 
+// ggml types the table does not read, by GGUF id (from ggml's type list), so a refusal can name them.
+struct OtherType {
+    int gguf_id;
+    const char* name;
+};
+constexpr OtherType kOtherTypes[] = {
+    {4, "Q4_2"},      {5, "Q4_3"},         {9, "Q8_1"},         {10, "Q2_K"},        {11, "Q3_K"},   {15, "Q8_K"},
+    {16, "IQ2_XXS"},  {17, "IQ2_XS"},      {18, "IQ3_XXS"},     {19, "IQ1_S"},       {20, "IQ4_NL"}, {21, "IQ3_S"},
+    {22, "IQ2_S"},    {23, "IQ4_XS"},      {24, "I8"},          {25, "I16"},         {26, "I32"},    {27, "I64"},
+    {28, "F64"},      {29, "IQ1_M"},       {31, "Q4_0_4_4"},    {32, "Q4_0_4_8"},    {33, "Q4_0_8_8"},
+    {34, "TQ1_0"},    {35, "TQ2_0"},       {36, "IQ4_NL_4_4"},  {37, "IQ4_NL_4_8"},  {38, "IQ4_NL_8_8"},
+};
+
 bool same_letters(std::string_view a, std::string_view b) {
     auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
@@ -277,6 +290,14 @@ const TypeTraits* find_type(std::string_view name) {
         if (same_letters(t.name, name)) return &t;
     }
     return nullptr;
+}
+
+std::string gguf_type_name(int gguf_id) {
+    if (const TypeTraits* t = find_gguf_type(gguf_id)) return t->name;
+    for (const OtherType& t : kOtherTypes) {
+        if (t.gguf_id == gguf_id) return t.name;
+    }
+    return "type " + std::to_string(gguf_id);
 }
 
 std::uint64_t row_bytes(DType t, std::int64_t n) {

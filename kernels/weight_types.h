@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace wb {
@@ -34,6 +35,8 @@ std::span<const TypeTraits> weight_types();
 const TypeTraits& traits(DType t);
 const TypeTraits* find_gguf_type(int gguf_id);        // null for ids the table lacks
 const TypeTraits* find_type(std::string_view name);   // by name, case-insensitive ("q8_0", "F16")
+// ggml's name for any GGUF type id, the table's or not ("Q4_K", "IQ2_XXS"), for messages; "type N" for ids ggml lacks.
+std::string gguf_type_name(int gguf_id);
 
 // Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
 std::uint64_t row_bytes(DType t, std::int64_t n);

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "harness/profiler.h"
+#include "model/observer.h"
 
 namespace wb {
 
@@ -23,7 +23,7 @@ std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int 
 }
 
 int sample(Transformer& model, Sampler& sampler, float* logits) {
-    OpTimer timer(model.context().profiler, Op::softmax);
+    Observed seen(model.context().observer, Stage::sample, -1, 0, {logits, 1, model.config().vocab_size});
     return sampler.sample(logits);
 }
 

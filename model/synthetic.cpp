@@ -59,12 +59,15 @@ void write_synthetic(const Config& c, std::uint64_t seed, const std::string& pat
 }
 
 Checkpoint synthetic_checkpoint(const Config& c, std::uint64_t seed, const std::string& name) {
+    return checkpoint_from_rows(c, synthetic_rows(c, seed), name);
+}
+
+Checkpoint checkpoint_from_rows(const Config& c, const RowSource& rows, const std::string& name) {
     if (const std::string why = c.problem(); !why.empty()) throw LoadError(name + ": implausible config: " + why);
     const std::vector<TensorSlot> slots = llama_tensors(c);
     std::uint64_t floats = 0;
     for (const TensorSlot& t : slots) floats += static_cast<std::uint64_t>(t.rows) * t.cols;
     auto values = std::make_shared<std::vector<float>>(floats);
-    const RowSource rows = synthetic_rows(c, seed);
     Weights w;
     w.layers.resize(static_cast<std::size_t>(c.n_layers));
     float* at = values->data();

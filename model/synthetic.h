@@ -18,5 +18,7 @@ RowSource synthetic_rows(const Config& c, std::uint64_t seed);
 void write_synthetic(const Config& c, std::uint64_t seed, const std::string& path);
 // The same model in memory (any config).
 Checkpoint synthetic_checkpoint(const Config& c, std::uint64_t seed, const std::string& name);
+// An fp32 model in memory whose rows come from `rows` (taken in llama_tensors order).
+Checkpoint checkpoint_from_rows(const Config& c, const RowSource& rows, const std::string& name);
 
 }  // namespace wb

@@ -5,7 +5,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "harness/profiler.h"
 
 namespace wb {
 
@@ -68,8 +67,8 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     }
 }
 
-void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m, Op op) {
-    OpTimer timer(ctx_.profiler, op);
+void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos) {
+    Observed seen(ctx_.observer, stage, layer, pos, {y, m, w.d});
     kernels_.matmul->run(w, x, y, m, ctx_);
 }
 
@@ -99,8 +98,8 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
     const Config& c = cfg_;
     const int dim = c.dim, kv_dim = c.kv_dim(), hidden = c.hidden_dim, hs = c.head_size();
     const Weights& w = checkpoint_.weights();
-    Profiler* prof = ctx_.profiler;
-    float* x = x_.data();
+    Observer* obs = ctx_.observer;
+    float *x = x_.data(), *xb = xb_.data(), *xb2 = xb2_.data(), *q = q_.data(), *hb = hb_.data(), *hb2 = hb2_.data();
 
     for (int t = 0; t < T; t++) {
         std::memcpy(x + t * dim, w.token_embedding + static_cast<std::size_t>(tokens[t]) * dim, dim * sizeof(float));
@@ -114,51 +113,52 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
         float* v_rows = value_cache_.data() + layer_off + static_cast<std::size_t>(pos) * kv_dim;
 
         {
-            OpTimer timer(prof, Op::rmsnorm);
-            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_att, dim, c.rms_eps);
+            Observed seen(obs, Stage::attn_norm, l, pos, {xb, T, dim});
+            for (int t = 0; t < T; t++) rmsnorm(xb + t * dim, x + t * dim, lw.rms_att, dim, c.rms_eps);
         }
         // Keys and values go straight into this layer's cache rows pos .. pos+T-1.
-        matmul(pl.wq, xb_.data(), q_.data(), T, Op::qkv);
-        matmul(pl.wk, xb_.data(), k_rows, T, Op::qkv);
-        matmul(pl.wv, xb_.data(), v_rows, T, Op::qkv);
+        matmul(pl.wq, xb, q, T, Stage::q, l, pos);
+        matmul(pl.wk, xb, k_rows, T, Stage::k, l, pos);
+        matmul(pl.wv, xb, v_rows, T, Stage::v, l, pos);
         {
-            OpTimer timer(prof, Op::rope);
-            for (int t = 0; t < T; t++) {
-                const float* angles = rope_.data() + static_cast<std::size_t>(pos + t) * hs;
-                float* q = q_.data() + t * dim;
-                float* k = k_rows + t * kv_dim;
-                for (int i = 0; i < dim; i += 2) {
-                    const float fcr = angles[i % hs], fci = angles[i % hs + 1];
-                    rotate(q, i, fcr, fci);
-                    if (i < kv_dim) rotate(k, i, fcr, fci);
-                }
-            }
+            Observed seen(obs, Stage::q_rope, l, pos, {q, T, dim});
+            for (int t = 0; t < T; t++) rope(q + t * dim, dim, pos + t);
         }
         {
-            OpTimer timer(prof, Op::attention);
-            const AttentionArgs args{q_.data(), key_cache_.data() + layer_off, value_cache_.data() + layer_off,
-                                     xb_.data(), T, pos, c.n_heads, c.n_kv_heads, hs};
+            Observed seen(obs, Stage::k_rope, l, pos, {k_rows, T, kv_dim});
+            for (int t = 0; t < T; t++) rope(k_rows + t * kv_dim, kv_dim, pos + t);
+        }
+        {
+            Observed seen(obs, Stage::attention, l, pos, {xb, T, dim});
+            const AttentionArgs args{q, key_cache_.data() + layer_off, value_cache_.data() + layer_off,
+                                     xb, T, pos, c.n_heads, c.n_kv_heads, hs};
             kernels_.attention->run(args, ctx_);
         }
-        matmul(pl.wo, xb_.data(), xb2_.data(), T, Op::o);
-        for (int i = 0; i < T * dim; i++) x[i] += xb2_[static_cast<std::size_t>(i)];
+        matmul(pl.wo, xb, xb2, T, Stage::attn_out, l, pos);
+        {
+            Observed seen(obs, Stage::attn_residual, l, pos, {x, T, dim});
+            for (int i = 0; i < T * dim; i++) x[i] += xb2[i];
+        }
 
         {
-            OpTimer timer(prof, Op::rmsnorm);
-            for (int t = 0; t < T; t++) rmsnorm(xb_.data() + t * dim, x + t * dim, lw.rms_ffn, dim, c.rms_eps);
+            Observed seen(obs, Stage::ffn_norm, l, pos, {xb, T, dim});
+            for (int t = 0; t < T; t++) rmsnorm(xb + t * dim, x + t * dim, lw.rms_ffn, dim, c.rms_eps);
         }
-        matmul(pl.w1, xb_.data(), hb_.data(), T, Op::ffn_up_gate);
-        matmul(pl.w3, xb_.data(), hb2_.data(), T, Op::ffn_up_gate);
+        matmul(pl.w1, xb, hb, T, Stage::gate, l, pos);
+        matmul(pl.w3, xb, hb2, T, Stage::up, l, pos);
         {
-            OpTimer timer(prof, Op::swiglu);
+            Observed seen(obs, Stage::swiglu, l, pos, {hb, T, hidden});
             for (int i = 0; i < T * hidden; i++) {
-                float val = hb_[static_cast<std::size_t>(i)];
+                float val = hb[i];
                 val *= (1.0f / (1.0f + expf(-val)));
-                hb_[static_cast<std::size_t>(i)] = val * hb2_[static_cast<std::size_t>(i)];
+                hb[i] = val * hb2[i];
             }
         }
-        matmul(pl.w2, hb_.data(), xb_.data(), T, Op::ffn_down);
-        for (int i = 0; i < T * dim; i++) x[i] += xb_[static_cast<std::size_t>(i)];
+        matmul(pl.w2, hb, xb, T, Stage::down, l, pos);
+        {
+            Observed seen(obs, Stage::ffn_residual, l, pos, {x, T, dim});
+            for (int i = 0; i < T * dim; i++) x[i] += xb[i];
+        }
     }
 
     // Only the rows whose logits are wanted go through the final norm and the classifier.
@@ -166,10 +166,17 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
     const int first = all_logits ? 0 : T - 1;
     const int rows = T - first;
     {
-        OpTimer timer(prof, Op::rmsnorm);
-        for (int t = first; t < T; t++) rmsnorm(xb_.data() + (t - first) * dim, x + t * dim, w.rms_final, dim, c.rms_eps);
+        Observed seen(obs, Stage::final_norm, -1, pos + first, {xb, rows, dim});
+        for (int t = first; t < T; t++) rmsnorm(xb + (t - first) * dim, x + t * dim, w.rms_final, dim, c.rms_eps);
     }
-    matmul(classifier_, xb_.data(), logits_out, rows, Op::classifier);
+    matmul(classifier_, xb, logits_out, rows, Stage::logits, -1, pos + first);
+}
+
+// Rotates the pairs of one row of queries or keys (width floats, heads of head_size) for position pos.
+void Transformer::rope(float* row, int width, int pos) const {
+    const int hs = cfg_.head_size();
+    const float* angles = rope_.data() + static_cast<std::size_t>(pos) * hs;
+    for (int i = 0; i < width; i += 2) rotate(row, i, angles[i % hs], angles[i % hs + 1]);
 }
 
 }  // namespace wb

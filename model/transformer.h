@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "harness/profiler.h"
+#include "model/observer.h"
 #include "kernels/exec_context.h"
 #include "model/checkpoint.h"
 #include "variants/variants.h"
@@ -32,7 +32,8 @@ private:
     };
     // logits_out null: no classifier (an earlier span of a longer prompt).
     void forward_span(const int* tokens, int T, int pos, float* logits_out, bool all_logits);
-    void matmul(const PackedWeight& w, const float* x, float* y, int m, Op op);
+    void matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos);
+    void rope(float* row, int width, int pos) const;
 
     const Checkpoint& checkpoint_;
     Config cfg_;

@@ -1,9 +1,8 @@
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
-#include <cmath>
-
-#include "kernels/quant.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
 #include "model/synthetic.h"
@@ -43,7 +42,9 @@ std::string to_v1(const Checkpoint& ck) {
     return out;
 }
 
-// The same weights in export.py's v2 layout: Q8_0 in groups of 64 along each flattened matrix.
+constexpr int kQ8Group = 64;
+
+// The same weights in export.py's v2 layout: Q8_0 in groups of 64 along each flattened matrix, scale = max|w| / 127.
 std::string to_v2(const Checkpoint& ck) {
     const Config& c = ck.config();
     std::string out(256, '\0');
@@ -63,8 +64,14 @@ std::string to_v2(const Checkpoint& ck) {
     auto quantized = [&](const void* data, std::size_t count) {
         std::vector<std::int8_t> q(count);
         std::vector<float> scales(count / kQ8Group);
+        const auto* x = static_cast<const float*>(data);
         for (std::size_t g = 0; g < scales.size(); g++) {
-            quantize_q8_row(static_cast<const float*>(data) + g * kQ8Group, kQ8Group, q.data() + g * kQ8Group, &scales[g]);
+            float amax = 0.0f;
+            for (std::size_t j = g * kQ8Group; j < (g + 1) * kQ8Group; j++) amax = std::max(amax, std::fabs(x[j]));
+            scales[g] = amax / 127.0f;
+            for (std::size_t j = g * kQ8Group; j < (g + 1) * kQ8Group; j++) {
+                q[j] = static_cast<std::int8_t>(scales[g] > 0.0f ? std::lrintf(x[j] / scales[g]) : 0);
+            }
         }
         put(q.data(), q.size());
         put(scales.data(), scales.size() * 4);

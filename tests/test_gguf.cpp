@@ -211,7 +211,7 @@ TEST(Gguf, RefusesBadFilesWithOneLine) {
         {tensor_file({16}, 0, 16, 128), "offset 16 is not a multiple of the alignment 32"},
         {tensor_file({16}, 0, 64, 64), "runs past the end"},
         {tensor_file({16}, 0, 0, 32), "runs past the end"},
-        {tensor_file({16}, 4, 0, 64), "unknown type id 4"},
+        {tensor_file({16}, 40, 0, 64), "unknown type id 40"},
         {tensor_file({16}, 1000, 0, 64), "unknown type id 1000"},
         {tensor_file({16}, 8, 0, 64), "not whole Q8_0 blocks of 32"},
         {Builder().header(2, 0).tensor("w", {8}, 0, 0).tensor("w", {8}, 0, 32).pad_to(32).data(64).bytes,

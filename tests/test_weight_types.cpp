@@ -395,6 +395,11 @@ TEST(WeightTypes, TableRowsMatchGgufIdsBlocksAndNames) {
     EXPECT_EQ(find_type("IQ2_XXS"), nullptr);
     for (const int id : {-1, 4, 5, 9, 10, 11, 15, 16, 19, 29, 31, 1000}) EXPECT_EQ(find_gguf_type(id), nullptr) << id;
     EXPECT_EQ(row_bytes(DType::q6_K, 11008), 43u * 210u);
+    EXPECT_EQ(gguf_type_name(12), "Q4_K");
+    EXPECT_EQ(gguf_type_name(16), "IQ2_XXS");
+    EXPECT_EQ(gguf_type_name(35), "TQ2_0");
+    EXPECT_EQ(gguf_type_name(39), "type 39");
+    EXPECT_EQ(gguf_type_name(-1), "type -1");
 }
 
 // A view of `rows` rows of random bytes (n weights per row) and the bytes behind it.

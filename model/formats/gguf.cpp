@@ -17,13 +17,10 @@ constexpr const char* kValueTypeNames[] = {"u8",  "i8",  "u16",    "i16",   "u32
                                            "bool", "string", "array", "u64", "i64", "f64"};
 constexpr std::size_t kValueTypes = std::size(kValueTypeNames);
 
-// ggml's type names by id; empty where an id was never assigned or its support was removed.
-constexpr const char* kGgmlTypeNames[] = {
-    "F32",     "F16",    "Q4_0",    "Q4_1",  "",       "",      "Q5_0",   "Q5_1",   "Q8_0",  "Q8_1",
-    "Q2_K",    "Q3_K",   "Q4_K",    "Q5_K",  "Q6_K",   "Q8_K",  "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S",
-    "IQ4_NL",  "IQ3_S",  "IQ2_S",   "IQ4_XS", "I8",    "I16",   "I32",    "I64",    "F64",   "IQ1_M",
-    "BF16",    "",       "",        "",      "TQ1_0",  "TQ2_0", "",       "",       "",      "MXFP4",
-};
+// Whether ggml defines this type id (gguf_type_name says "type N" for ids it lacks).
+bool ggml_defines(std::uint32_t id) {
+    return id <= static_cast<std::uint32_t>(INT32_MAX) && !gguf_type_name(static_cast<int>(id)).starts_with("type ");
+}
 
 std::size_t scalar_bytes(ValueType t) { return kScalarBytes[static_cast<std::uint32_t>(t)]; }
 
@@ -122,11 +119,6 @@ std::uint64_t align_up(std::uint64_t x, std::uint64_t a) { return (x + a - 1) / 
 const char* type_name(ValueType t) {
     const auto i = static_cast<std::uint32_t>(t);
     return i < kValueTypes ? kValueTypeNames[i] : "unknown";
-}
-
-const char* ggml_type_name(std::uint32_t id) {
-    if (id >= std::size(kGgmlTypeNames) || *kGgmlTypeNames[id] == '\0') return nullptr;
-    return kGgmlTypeNames[id];
 }
 
 bool Value::is_integer() const {
@@ -261,7 +253,7 @@ GgufFile GgufFile::parse(Bytes bytes, const std::string& name) {
             t.dims.push_back(ne);
         }
         t.type = r.u32("tensor type");
-        if (ggml_type_name(t.type) == nullptr) r.fail(what + " has unknown type id " + std::to_string(t.type));
+        if (!ggml_defines(t.type)) r.fail(what + " has unknown type id " + std::to_string(t.type));
         t.offset = r.u64("tensor offset");
         if (t.offset % f.alignment_ != 0) {
             r.fail(what + " offset " + std::to_string(t.offset) + " is not a multiple of the alignment " +
@@ -286,7 +278,7 @@ GgufFile GgufFile::parse(Bytes bytes, const std::string& name) {
         const std::uint64_t blocks = traits != nullptr ? t.elements() / static_cast<std::uint64_t>(traits->block) : 0;
         const std::uint64_t block_bytes = traits != nullptr ? static_cast<std::uint64_t>(traits->block_bytes) : 1;
         if (t.offset > data_bytes || blocks > (data_bytes - t.offset) / block_bytes) {
-            r.fail("tensor '" + t.name + "' (" + std::to_string(t.elements()) + " elements of " + ggml_type_name(t.type) +
+            r.fail("tensor '" + t.name + "' (" + std::to_string(t.elements()) + " elements of " + gguf_type_name(static_cast<int>(t.type)) +
                    " at data offset " + std::to_string(t.offset) + ") runs past the end of the file");
         }
     }

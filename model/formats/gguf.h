@@ -64,9 +64,6 @@ struct TensorInfo {
     std::optional<std::uint64_t> bytes() const;  // nullopt for a type the weight table lacks
 };
 
-// ggml's name for a type id ("Q4_K", "IQ2_XXS"); nullptr for ids ggml does not (or no longer) define.
-const char* ggml_type_name(std::uint32_t id);
-
 class GgufFile {
 public:
     // Throws LoadError ("PATH: what is wrong") for a missing, foreign, truncated or inconsistent file.

@@ -89,7 +89,7 @@ Checkpoint read_gguf(GgufFile f) {
         }
         const TypeTraits* type = find_gguf_type(static_cast<int>(t->type));
         if (type == nullptr) {
-            f.fail("tensor '" + name + "' has type " + gguf::ggml_type_name(t->type) + ", which the workbench cannot read");
+            f.fail("tensor '" + name + "' has type " + gguf_type_name(static_cast<int>(t->type)) + ", which the workbench cannot read");
         }
         return WeightView{f.tensor_data(*t), nullptr, static_cast<int>(rows), static_cast<int>(cols), type->type};
     };

@@ -1,5 +1,6 @@
 // make_seeds OUT_DIR MODELS_DIR: writes the fuzzers' seed corpora, one directory per fuzzer:
-// tiny synthetic checkpoints in v0, v1 and v2 form and truncated copies; tokenizers (tok512.bin,
+// tiny synthetic checkpoints in v0, v1 and v2 form and truncated copies; tiny GGUF models of each written
+// type, with Llama 3's RoPE, a vocabulary-only GGUF and cut copies; tokenizers (tok512.bin,
 // a minimal synthetic one, a cut tokenizer.bin) behind their vocabulary size; texts and token ids.
 #include <algorithm>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "model/formats/gguf_model.h"
 #include "model/synthetic.h"
 
 namespace {
@@ -87,6 +89,54 @@ void checkpoint_seeds(const fs::path& dir) {
     }
 }
 
+// A small vocabulary: SentencePiece-style, or byte-level BPE with merges.
+Vocab tiny_vocab(int n, bool bpe) {
+    Vocab v;
+    v.model = bpe ? "gpt2" : "llama";
+    if (bpe) v.pre = "llama-bpe";
+    for (int i = 0; i < n; i++) {
+        v.tokens.push_back(i == n - 1 && bpe ? "<|eot_id|>" : std::string(1, static_cast<char>('a' + i % 26)) + std::to_string(i));
+        if (!bpe) v.scores.push_back(-static_cast<float>(i));
+        v.token_types.push_back(i < 3 ? 3 : 1);
+    }
+    if (bpe) v.merges = {"a 0", "b 1", "a0 b1"};
+    v.bos = 1;
+    v.eos = 2;
+    return v;
+}
+
+std::string gguf_model(const Config& c, DType type, const Vocab& vocab) {
+    GgufModelOptions o;
+    o.type = type;
+    o.name = "seed";
+    o.vocab = vocab_metadata(vocab);
+    std::string bytes;
+    write_gguf_model(c, synthetic_rows(c, 7), o, [&](const void* p, std::size_t n) { bytes.append(static_cast<const char*>(p), n); },
+                     "seed");
+    return bytes;
+}
+
+void gguf_seeds(const fs::path& dir) {
+    const Config shared{32, 64, 1, 2, 1, 16, 8, true};
+    Config llama3{32, 32, 2, 4, 2, 16, 8, false, 500000.0f};
+    llama3.rope_freq_factors = llama3_rope_factors(llama3.head_size(), llama3.rope_theta, {8.0f, 1.0f, 4.0f, 16});
+    llama3.rms_eps = 1e-6f;
+    for (const auto& [name, type] : {std::pair{"f32", DType::f32}, std::pair{"f16", DType::f16}, std::pair{"bf16", DType::bf16},
+                                     std::pair{"q8_0", DType::q8_0}, std::pair{"q4_0", DType::q4_0}}) {
+        write_file(dir / (std::string("shared-") + name), gguf_model(shared, type, tiny_vocab(16, false)));
+    }
+    const std::string rope = gguf_model(llama3, DType::q8_0, tiny_vocab(16, true));
+    write_file(dir / "llama3-rope-q8_0", rope);
+    write_file(dir / "llama3-rope-cut-header", rope.substr(0, 200));
+    write_file(dir / "llama3-rope-cut-data", rope.substr(0, rope.size() - 100));
+    gguf::Metadata vocab_only = vocab_metadata(tiny_vocab(16, true)).keys;
+    vocab_only.add_string("general.architecture", "llama");
+    std::string bytes;
+    gguf::Writer(vocab_only, {}, "seed").write([&](const void* p, std::size_t n) { bytes.append(static_cast<const char*>(p), n); },
+                                               [](std::size_t, std::int64_t, float*) {});
+    write_file(dir / "vocab-only", bytes);
+}
+
 // A tokenizer file: max token length, then (score, length, bytes) per token.
 std::string tokenizer_file(const std::vector<std::string>& pieces) {
     std::string out;
@@ -147,8 +197,9 @@ int main(int argc, char** argv) {
     }
     try {
         const fs::path out = argv[1];
-        for (const char* fuzzer : {"checkpoint", "tokenizer_loader", "tokenizer_text"}) fs::create_directories(out / fuzzer);
+        for (const char* fuzzer : {"checkpoint", "gguf", "tokenizer_loader", "tokenizer_text"}) fs::create_directories(out / fuzzer);
         checkpoint_seeds(out / "checkpoint");
+        gguf_seeds(out / "gguf");
         tokenizer_loader_seeds(out / "tokenizer_loader", argv[2]);
         tokenizer_text_seeds(out / "tokenizer_text");
     } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 """bench_all end to end: the --quick smoke run that `make test` uses, its records, and interruption."""
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -47,6 +48,14 @@ class BenchAllTest(unittest.TestCase):
                     self.assertGreater(r[key]["median"], 0)
                     self.assertLessEqual(r[key]["min"], r[key]["median"])
                     self.assertLessEqual(r[key]["median"], r[key]["max"])
+            # One progress line per measurement, [k/N] with N known from the start, and a time-left estimate.
+            progress = re.findall(r"^\[(\d+)/(\d+)\] (\S+) (\d+) threads? (\S+)( \(.* in, about .* left\))?:",
+                                  run.stderr, re.MULTILINE)
+            self.assertEqual([int(p[0]) for p in progress], list(range(1, len(records) + 1)), run.stderr[-2000:])
+            self.assertEqual({int(p[1]) for p in progress}, {len(records)})
+            self.assertEqual({(p[2], int(p[3]), p[4]) for p in progress},
+                             {(r["variant"], r["threads"], r["model"]) for r in records})
+            self.assertTrue(all(p[5] for p in progress[1:]), run.stderr[-2000:])
             # The markdown table names every measured row with its speedup columns.
             self.assertIn("| variant | threads | prefill tok/s | decode tok/s |", run.stdout)
             for v in variants | baselines:

@@ -1,9 +1,10 @@
-"""scripts/report.py and scripts/compare.py on the fixture in tests/fixtures/results.
+"""scripts/report.py and scripts/compare.py on the fixture in tests/fixtures/results and on subsets of it.
 
 Run from the repository root: /usr/bin/python3 -m unittest tests/python/test_reports.py
 Expected figures are computed here from the fixture files, independently of the scripts."""
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -16,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "results"
 REPORT = ROOT / "scripts" / "report.py"
 COMPARE = ROOT / "scripts" / "compare.py"
-PNGS = ("speedup_stories15M.png", "speedup_stories110M.png", "threads.png", "roofline.png", "profile.png",
-        "positions.png")
+SUMMARY_BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
+# Bytes per weight of each format, and how a record's name tells its format (the report's documented rules).
+BYTES = {"fp32": 4.0, "bf16": 2.0, "int8": 1.125, "int4": 0.5625}
+PEER_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0625, "int4": 0.5625}
 
 
 def run(script, *args):
@@ -25,31 +28,81 @@ def run(script, *args):
                           capture_output=True, text=True, timeout=300)
 
 
-def records(*paths):
+def lines_of(path):
     out = []
-    for path in paths:
-        for line in path.read_text().splitlines():
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(r, dict) and r.get("kind") == "e2e":
-                out.append(r)
+    for line in path.read_text().splitlines():
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(r, dict):
+            out.append(r)
     return out
+
+
+def records(directory):
+    return [r for path in sorted(Path(directory).glob("*.jsonl")) for r in lines_of(path) if r.get("kind") == "e2e"]
+
+
+def batch(r):
+    return r.get("batch") or 1
 
 
 def newest(recs, fields):
     """{key: newest record}; the fixture's timestamps all share one format, so strings compare."""
     out = {}
     for r in recs:
-        k = tuple(r[f] for f in fields)
+        k = tuple(r[f] if f != "batch" else batch(r) for f in fields)
         if k not in out or r["timestamp"] > out[k]["timestamp"]:
             out[k] = r
     return out
 
 
+def ok_runs(directory):
+    single = [r for r in records(directory) if batch(r) == 1]
+    return [r for r in newest(single, ("impl", "variant", "threads", "model")).values() if r["status"] == "ok"]
+
+
+def fmt(r):
+    if r["impl"] == "baseline":
+        return "fp32"
+    if r["impl"] == "peer":
+        words = r["variant"].upper().split()
+        for prefix, name in (("Q4", "int4"), ("Q8", "int8"), ("BF16", "bf16"), ("F16", "fp16"), ("F32", "fp32")):
+            if any(w.startswith(prefix) for w in words):
+                return name
+        return "fp32"
+    kernel = (r.get("matmul") or r["variant"]).replace("matmul.", "")
+    parts = kernel.split("-")
+    return "int4" if "q4" in parts else "int8" if "q8" in parts else "bf16" if "bf16" in parts else "fp32"
+
+
+def bytes_per_weight(r):
+    return (PEER_BYTES if r["impl"] == "peer" else BYTES)[fmt(r)]
+
+
 def decode(r):
     return r["decode_tok_s"]["median"]
+
+
+def prefill(r):
+    return r["prefill_tok_s"]["median"]
+
+
+def expected_ceiling(directory, r):
+    """Read bandwidth at the smallest measured working set >= the weight bytes the record streams (else the
+    largest), divided by those bytes; None without machine.json."""
+    path = Path(directory) / "machine.json"
+    if not path.exists():
+        return None
+    model = [x for x in records(directory) if x["model"] == r["model"]]
+    fp32 = [x["model_bytes"] / 4 for x in model if fmt(x) == "fp32"]
+    weights = max(fp32) if fp32 else min(x["model_bytes"] / bytes_per_weight(x) for x in model)
+    nbytes = min(r["model_bytes"], weights * bytes_per_weight(r))
+    runs = [e for e in json.loads(path.read_text())["read_bandwidth"] if e["threads"] == r["threads"]]
+    fits = [e for e in runs if e["bytes"] >= nbytes]
+    gbs = (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
+    return gbs * 1e9 / nbytes
 
 
 def markdown_table(text, heading):
@@ -75,13 +128,64 @@ def png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
-class ReportTest(unittest.TestCase):
+def summary_lines(md):
+    """The bullet lines REPORT.md opens with."""
+    lines = md.split("\n\n", 2)[1].splitlines()
+    assert all(line.startswith("- ") for line in lines), lines
+    return [line[2:] for line in lines]
+
+
+DECODE_LINE = re.compile(r"fastest (\w+) decode on (\S+): (\S+), ([\d.]+) tok/s at (\d+) threads?"
+                         r"(?:, (\d+)% of the read ceiling)?((?:, [\d.]+× [^,]+)*)$")
+PREFILL_LINE = re.compile(r"fastest prefill on (\S+): (\S+) \((\w+)\), ([\d.]+) tok/s at (\d+) threads?"
+                          r"((?:, [\d.]+× [^,]+)*)$")
+BASELINE_LINE = re.compile(r"fp32 decode on (\S+) against the fastest baseline at (\d+) threads?: (\S+) ([\d.]+)× "
+                           r"(\S+) \(([\d.]+) tok/s\)$")
+
+
+def subset(name, keep=lambda r: True, edit=None, files=("*.jsonl", "*.json"), others=True):
+    """A copy of the fixture in a temporary directory with only the e2e records `keep` accepts, each passed
+    through `edit`; other lines (position profiles, malformed lines) kept when `others`; only the files the
+    globs name."""
+    def make(tmp):
+        out = tmp / name
+        out.mkdir()
+        for pattern in files:
+            for path in FIXTURE.glob(pattern):
+                if path.suffix != ".jsonl":
+                    shutil.copy(path, out / path.name)
+                    continue
+                lines = []
+                for line in path.read_text().splitlines():
+                    try:
+                        r = json.loads(line)
+                    except ValueError:
+                        r = None
+                    if isinstance(r, dict) and r.get("kind") == "e2e":
+                        if keep(r):
+                            lines.append(json.dumps(edit(r) if edit else r))
+                    elif others:
+                        lines.append(line)
+                (out / path.name).write_text("\n".join(lines) + "\n")
+        return out
+    return make
+
+
+class ReportCase:
+    """The report of one results directory: it runs, says what is absent, draws what is present, and its
+    summary lines and tables hold the numbers computed here from the same records."""
+    make = None  # tmp -> results directory
+    absent = ()  # parts the report must name as absent
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = Path(tempfile.mkdtemp())
-        cls.result = run(REPORT, "--results", FIXTURE, "--out", cls.tmp / "out")
-        report = cls.tmp / "out" / "REPORT.md"
+        cls.results = FIXTURE if cls.make is None else cls.make(cls.tmp)
+        cls.out = cls.tmp / "out"
+        cls.result = run(REPORT, "--results", cls.results, "--out", cls.out)
+        report = cls.out / "REPORT.md"
         cls.md = report.read_text() if report.exists() else ""
+        cls.ok = ok_runs(cls.results)
 
     @classmethod
     def tearDownClass(cls):
@@ -90,108 +194,250 @@ class ReportTest(unittest.TestCase):
     def assertClose(self, cell, expected, rel=0.01, msg=None):
         self.assertAlmostEqual(number(cell), expected, delta=abs(expected) * rel, msg=msg)
 
-    def test_runs_and_says_what_it_wrote(self):
+    def test_runs_and_draws_every_figure_it_names(self):
         self.assertEqual(self.result.returncode, 0, self.result.stderr)
-        for name in PNGS + ("REPORT.md",):
-            self.assertIn(name, self.result.stderr)
-
-    def test_pngs_are_images_of_a_readable_size(self):
-        for name in PNGS:
-            path = self.tmp / "out" / name
+        self.assertNotIn("Traceback", self.result.stderr)
+        named = re.findall(r"\]\(([\w.-]+\.png)\)", self.md)
+        self.assertTrue(named)
+        for name in named:
+            path = self.out / name
             self.assertTrue(path.exists(), name)
+            self.assertIn(f"wrote {path}", self.result.stderr)
             width, height = png_size(path)
             self.assertGreaterEqual(width, 300, name)
             self.assertGreaterEqual(height, 200, name)
-            self.assertIn(f"]({name})", self.md)
+        self.assertEqual(sorted(p.name for p in self.out.glob("*.png")), sorted(named))
 
-    def test_summary_has_best_variant_speedups_and_ceiling(self):
-        machine = json.loads((FIXTURE / "machine.json").read_text())
-        latest = newest(records(*sorted(FIXTURE.glob("*.jsonl"))), ("impl", "variant", "threads", "model"))
-        ok = {k: r for k, r in latest.items() if r["status"] == "ok"}
-        rows = {(row["model"], int(row["threads"])): row for row in markdown_table(self.md, "## Summary")}
-        expected = {(m, t) for (impl, _, t, m) in ok if impl == "workbench"}
-        self.assertEqual(set(rows), expected)
-        for (model, threads), row in rows.items():
-            best = max((r for (impl, _, t, m), r in ok.items() if (impl, t, m) == ("workbench", threads, model)),
-                       key=decode)
-            where = f"{model} at {threads} threads"
-            self.assertEqual(row["best variant"], best["variant"], where)
-            self.assertClose(row["decode tok/s"], decode(best), msg=where)
-            self.assertClose(row["prefill tok/s"], best["prefill_tok_s"]["median"], msg=where)
-            for name in ("c-runfast", "numpy", "python"):
-                base = ok.get(("baseline", name, threads, model)) or ok.get(("baseline", name, 1, model))
-                self.assertClose(row[f"vs {name}"], decode(best) / decode(base), msg=f"{where} vs {name}")
-            runs = [e for e in machine["read_bandwidth"] if e["threads"] == threads]
-            fits = [e for e in runs if e["bytes"] >= best["model_bytes"]]
-            gbs = (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
-            ceiling = gbs * 1e9 / best["model_bytes"]
-            if best.get("agreement") is not None:  # int8/bf16 stream fewer bytes than model_bytes counts
-                self.assertEqual(row["of ceiling"], "n/a", where)
-                continue
-            self.assertClose(row["ceiling tok/s"], ceiling, msg=where)
-            self.assertAlmostEqual(number(row["of ceiling"]), 100 * decode(best) / ceiling, delta=0.51, msg=where)
+    def test_names_what_is_absent(self):
+        said = re.search(r"Not in these results: (.*)\.$", self.md, re.MULTILINE)
+        self.assertEqual(set(said.group(1).split(", ")) if said else set(), set(self.absent), self.md[:1500])
 
-    def test_best_fp32_variant_is_read_against_the_ceiling(self):
-        latest = newest(records(*sorted(FIXTURE.glob("*.jsonl"))), ("impl", "variant", "threads", "model"))
-        ok = [r for r in latest.values() if r["status"] == "ok" and r["impl"] == "workbench"]
-        rows = markdown_table(self.md, "## Best fp32 variant")
-        self.assertTrue(rows)
+    def test_opens_with_a_summary_computed_from_the_records(self):
+        lines = summary_lines(self.md)
+        self.assertLessEqual(len(lines), 5)
+        workbench = [r for r in self.ok if r["impl"] == "workbench"]
+        if not workbench:
+            self.assertEqual(lines, ["no successful workbench runs in these records"])
+            return
+        fp32_bytes = {}
+        for r in records(self.results):
+            if fmt(r) == "fp32":
+                fp32_bytes[r["model"]] = max(fp32_bytes.get(r["model"], 0), r["model_bytes"])
+        model = max({r["model"] for r in workbench}, key=lambda m: fp32_bytes[m])
+        mine = [r for r in workbench if r["model"] == model]
+        decode_lines = [DECODE_LINE.match(line) for line in lines if line.startswith("fastest") and " decode " in line]
+        formats = [f for f in ("fp32", "bf16", "int8", "int4") if any(fmt(r) == f for r in mine)]
+        self.assertEqual([m.group(1) for m in decode_lines if m], formats[:len(decode_lines)], lines)
+        self.assertTrue(all(decode_lines), lines)
+        for m in decode_lines:
+            best = max((r for r in mine if fmt(r) == m.group(1)), key=decode)
+            where = f"{m.group(1)} line: {m.group(0)}"
+            self.assertEqual((m.group(2), m.group(3), int(m.group(5))), (model, best["variant"], best["threads"]),
+                             where)
+            self.assertAlmostEqual(float(m.group(4)), decode(best), delta=decode(best) * 0.006, msg=where)
+            ceiling = expected_ceiling(self.results, best)
+            if ceiling is None:
+                self.assertIsNone(m.group(6), where)
+            else:
+                self.assertAlmostEqual(int(m.group(6)), 100 * decode(best) / ceiling, delta=0.51, msg=where)
+            peers = sorted((r for r in self.ok if r["impl"] == "peer" and r["model"] == model
+                            and r["threads"] == best["threads"] and fmt(r) == fmt(best)), key=lambda r: r["variant"])
+            said = re.findall(r", ([\d.]+)× ([^,]+)", m.group(7))
+            self.assertEqual([name for _, name in said], [p["variant"] for p in peers], where)
+            for (times, _), peer in zip(said, peers):
+                expected = decode(best) / decode(peer)
+                self.assertAlmostEqual(float(times), expected, delta=0.006 * expected, msg=where)
+        prefill_line = next(line for line in lines if line.startswith("fastest prefill"))
+        m = PREFILL_LINE.match(prefill_line)
+        self.assertTrue(m, prefill_line)
+        best = max(mine, key=prefill)
+        self.assertEqual((m.group(1), m.group(2), m.group(3), int(m.group(5))),
+                         (model, best["variant"], fmt(best), best["threads"]), prefill_line)
+        self.assertAlmostEqual(float(m.group(4)), prefill(best), delta=prefill(best) * 0.006)
+        baseline_lines = [BASELINE_LINE.match(line) for line in lines if "against the fastest baseline" in line]
+        fp32 = max((r for r in mine if fmt(r) == "fp32"), key=decode, default=None)
+        bases = [r for r in self.ok if r["impl"] == "baseline" and r["model"] == model
+                 and fp32 and r["threads"] == fp32["threads"]]
+        if baseline_lines:
+            m = baseline_lines[0]
+            base = max(bases, key=decode)
+            self.assertEqual((m.group(3), m.group(5), int(m.group(2))),
+                             (fp32["variant"], base["variant"], fp32["threads"]))
+            expected = decode(fp32) / decode(base)
+            self.assertAlmostEqual(float(m.group(4)), expected, delta=0.006 * expected)
+        else:  # left out only for want of room or of a baseline
+            self.assertTrue(len(lines) == 5 or not bases, lines)
+
+    def test_format_table_has_the_best_of_each_format(self):
+        rows = markdown_table(self.md, "### Best workbench variant of each number format")
+        workbench = [r for r in self.ok if r["impl"] == "workbench"]
+        keys = {(r["model"], r["threads"], fmt(r)) for r in workbench}
+        self.assertEqual({(row["model"], int(row["threads"]), row["format"]) for row in rows}, keys)
         for row in rows:
-            exact = [r for r in ok if r["model"] == row["model"] and r["threads"] == int(row["threads"])
-                     and r.get("agreement") is None]
-            self.assertEqual(row["variant"], max(exact, key=decode)["variant"])
+            where = f"{row['model']} {row['threads']} {row['format']}"
+            mine = [r for r in workbench if (r["model"], r["threads"], fmt(r)) == (row["model"], int(row["threads"]),
+                                                                                 row["format"])]
+            best = max(mine, key=decode)
+            self.assertEqual(row["decode: best variant"], best["variant"], where)
+            self.assertClose(row["decode tok/s"], decode(best), msg=where)
+            self.assertEqual(row["prefill: best variant"], max(mine, key=prefill)["variant"], where)
+            ceiling = expected_ceiling(self.results, best)
+            if ceiling is None:
+                self.assertEqual(row["of ceiling"], "n/a", where)
+            else:
+                self.assertClose(row["read ceiling tok/s"], ceiling, msg=where)
+                self.assertAlmostEqual(number(row["of ceiling"]), 100 * decode(best) / ceiling, delta=0.51, msg=where)
+            for name in SUMMARY_BASELINES:
+                column = f"decode vs {name}"
+                base = [r for r in self.ok if (r["impl"], r["variant"], r["model"]) == ("baseline", name, row["model"])]
+                base = next((r for t in (best["threads"], 1) for r in base if r["threads"] == t), None)
+                if not any(r["impl"] == "baseline" and r["variant"] == name for r in self.ok):
+                    self.assertNotIn(column, row)
+                elif base:
+                    self.assertClose(row[column], decode(best) / decode(base), msg=f"{where} {column}")
+                else:
+                    self.assertEqual(row[column], "n/a")
 
     def test_full_table_has_the_newest_record_of_each_configuration(self):
-        latest = newest(records(*sorted(FIXTURE.glob("*.jsonl"))),
-                        ("impl", "variant", "threads", "model", "prompt_tokens", "gen_tokens"))
-        rows = {(row["model"], row["variant"], int(row["threads"])): row
-                for row in markdown_table(self.md, "## All records")}
-        self.assertEqual(set(rows), {(m, v, t) for (_, v, t, m, _, _) in latest})
-        for (_, variant, threads, model, _, _), r in latest.items():
-            row = rows[(model, variant, threads)]
+        latest = newest(records(self.results),
+                        ("impl", "variant", "threads", "model", "prompt_tokens", "gen_tokens", "batch"))
+        rows = markdown_table(self.md, "### All records")
+        self.assertEqual(len(rows), len(latest))
+        got = {(row["model"], row["impl"], row["variant"], int(row["threads"]), int(row["prompt"]), int(row["gen"]),
+                int(row.get("batch", 1))): row for row in rows}
+        for (impl, variant, threads, model, prompt, gen, b), r in latest.items():
+            row = got[(model, impl, variant, threads, prompt, gen, b)]
             self.assertEqual(row["status"], r["status"])
+            self.assertEqual(row["format"], fmt(r))
             if r["status"] == "ok":
                 self.assertClose(row["decode tok/s (median ± sd)"].split(" ± ")[0], decode(r))
 
-    def test_malformed_lines_are_skipped_with_a_warning(self):
-        results = self.tmp / "malformed"
-        shutil.copytree(FIXTURE, results)
-        with open(results / "run.jsonl", "a") as f:
-            f.write('{"schema": 1, "kind": "e2e", "variant": \n[1, 2]\n{"kind": "e2e", "variant": "simd"}\n')
-        result = run(REPORT, "--results", results, "--out", results / "out")
-        self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertNotIn("Traceback", result.stderr)
-        self.assertEqual(result.stderr.count("skipped malformed"), 3, result.stderr)
-        summary = markdown_table((results / "out" / "REPORT.md").read_text(), "## Summary")
-        self.assertEqual(summary, markdown_table(self.md, "## Summary"))
 
-    def test_without_kernel_benchmarks_or_machine(self):
-        results = self.tmp / "bare"
-        results.mkdir()
-        shutil.copy(FIXTURE / "run.jsonl", results)
-        result = run(REPORT, "--results", results)
-        self.assertEqual(result.returncode, 0, result.stderr)
-        out = results / "report"
-        self.assertFalse((out / "roofline.png").exists())
-        md = (out / "REPORT.md").read_text()
-        self.assertIn("roofline skipped", md)
-        self.assertNotIn("](roofline.png)", md)
-        self.assertTrue(all(row["of ceiling"] == "n/a" for row in markdown_table(md, "## Summary")))
+class FullFixture(ReportCase, unittest.TestCase):
+    """Every part: workbench runs of all four formats, baselines, peers, batches, profiles, kernels, machine."""
+
+    def test_figures_of_every_part(self):
+        for name in ("summary.png", "roofline.png", "bandwidth.png", "threads.png", "positions.png", "batch.png",
+                     "profile_stories110M.png", "profile_stories15M.png"):
+            self.assertIn(f"]({name})", self.md)
+
+    def test_peers_sit_in_the_summary_and_the_table(self):
+        self.assertIn("llama.cpp F32", summary_lines(self.md)[0])
+        rows = markdown_table(self.md, "### Best workbench variant of each number format")
+        row = next(r for r in rows if (r["model"], r["threads"], r["format"]) == ("stories110M", "2", "int8"))
+        peer = next(r for r in self.ok if r["variant"] == "llama.cpp Q8_0" and r["threads"] == 2)
+        best = max((r for r in self.ok if r["impl"] == "workbench" and r["model"] == "stories110M"
+                    and r["threads"] == 2 and fmt(r) == "int8"), key=decode)
+        self.assertEqual(row["decode vs peers"], f"{decode(best) / decode(peer):.2f}× llama.cpp Q8_0")
 
     def test_position_profile_names_the_crossover(self):
-        profiles = [json.loads(line) for line in (FIXTURE / "run.jsonl").read_text().splitlines()
-                    if line.strip() and json.loads(line).get("kind") == "position_profile"]
+        profiles = [r for r in lines_of(FIXTURE / "run.jsonl") if r.get("kind") == "position_profile"]
         self.assertEqual(len(profiles), 1)
         self.assertIn(f"overtakes the matmuls at position {profiles[0]['attention_overtakes_matmuls_at']}", self.md)
-        self.assertIn("](positions.png)", self.md)
+
+    def test_every_probe_peak_is_in_the_machine_table(self):
+        machine = json.loads((FIXTURE / "machine.json").read_text())
+        rows = {row[""]: row["value"] for row in markdown_table(self.md, "### Machine and build")}
+        for key, what in (("fma_gflops", "fp32 FMA peak"), ("bf16_gflops", "bf16 dot peak"),
+                          ("int8_gops", "int8 VNNI peak")):
+            for t, v in machine[key].items():
+                self.assertIn(f"{v:.0f} at {t} thread", rows[what])
+
+
+class WithoutBaselines(ReportCase, unittest.TestCase):
+    make = subset("no_baselines", keep=lambda r: r["impl"] != "baseline")
+    absent = ("baselines",)
+
+
+class WithoutPeers(ReportCase, unittest.TestCase):
+    make = subset("no_peers", keep=lambda r: r["impl"] != "peer")
+    absent = ("peers",)
+
+    def test_no_peer_column_or_ratio(self):
+        self.assertNotIn("decode vs peers", self.md)
+        self.assertFalse(any("llama.cpp" in line for line in summary_lines(self.md)))
+
+
+class WithoutProfiles(ReportCase, unittest.TestCase):
+    make = subset("no_profile", edit=lambda r: {**r, "profile": None}, others=False)
+    absent = ("per-op profiles", "position profile")
+
+    def test_says_the_profile_is_skipped(self):
+        self.assertIn("No records with a profile; profile skipped.", self.md)
+        self.assertIn("No position profile", self.md)
+
+
+class OneModel(ReportCase, unittest.TestCase):
+    make = subset("one_model", keep=lambda r: r["model"] == "stories15M")
+    absent = ("batched runs",)
+
+
+class WithoutBatches(ReportCase, unittest.TestCase):
+    make = subset("no_batches", keep=lambda r: batch(r) == 1)
+    absent = ("batched runs",)
+
+    def test_says_there_are_no_batches(self):
+        self.assertIn("No batched runs", self.md)
+        self.assertNotIn("| batch |", self.md)
+
+
+class WithoutBf16Peak(ReportCase, unittest.TestCase):
+    """A machine.json older than the probe's bf16 key: the bf16 panel has no compute roof, and says so."""
+
+    @staticmethod
+    def make(tmp):
+        out = subset("no_bf16_peak")(tmp)
+        machine = json.loads((out / "machine.json").read_text())
+        del machine["bf16_gflops"]
+        (out / "machine.json").write_text(json.dumps(machine))
+        return out
+
+    def test_the_peak_reads_not_measured(self):
+        rows = {row[""]: row["value"] for row in markdown_table(self.md, "### Machine and build")}
+        self.assertEqual(rows["bf16 dot peak"], "not measured")
+
+
+class WithoutKernelsOrMachine(ReportCase, unittest.TestCase):
+    make = subset("bare", files=("run.jsonl",))
+    absent = ("peers", "batched runs", "kernel benchmarks (bench_kernels*.json)", "machine limits (machine.json)")
+
+    def test_roofline_skipped_and_ceilings_unknown(self):
+        self.assertFalse((self.out / "roofline.png").exists())
+        self.assertIn("roofline skipped", self.md)
+        rows = markdown_table(self.md, "### Best workbench variant of each number format")
+        self.assertTrue(rows)
+        self.assertTrue(all(row["of ceiling"] == "n/a" for row in rows))
+
+
+class OnlyBaselines(ReportCase, unittest.TestCase):
+    make = subset("only_baselines", keep=lambda r: r["impl"] == "baseline", files=("run.jsonl", "*.json"))
+    absent = ("workbench runs", "peers", "batched runs", "per-op profiles")
+
+
+class MalformedLines(unittest.TestCase):
+    def test_are_skipped_with_a_warning(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            results = Path(tmp) / "malformed"
+            shutil.copytree(FIXTURE, results)
+            with open(results / "run.jsonl", "a") as f:
+                f.write('{"schema": 1, "kind": "e2e", "variant": \n[1, 2]\n{"kind": "e2e", "variant": "simd"}\n')
+            result = run(REPORT, "--results", results, "--out", results / "out")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertNotIn("Traceback", result.stderr)
+            self.assertEqual(result.stderr.count("skipped malformed"), 3, result.stderr)
+            clean = run(REPORT, "--results", FIXTURE, "--out", Path(tmp) / "clean")
+            self.assertEqual(clean.returncode, 0, clean.stderr)
+            heading = "### Best workbench variant of each number format"
+            self.assertEqual(markdown_table((results / "out" / "REPORT.md").read_text(), heading),
+                             markdown_table((Path(tmp) / "clean" / "REPORT.md").read_text(), heading))
 
     def test_empty_results_dir_exits_1(self):
-        empty = self.tmp / "empty"
-        empty.mkdir()
-        result = run(REPORT, "--results", empty, "--out", empty / "out")
-        self.assertEqual(result.returncode, 1)
-        self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
-        self.assertFalse((empty / "out" / "REPORT.md").exists())
+        with tempfile.TemporaryDirectory() as tmp:
+            empty = Path(tmp)
+            result = run(REPORT, "--results", empty, "--out", empty / "out")
+            self.assertEqual(result.returncode, 1)
+            self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
+            self.assertFalse((empty / "out" / "REPORT.md").exists())
 
 
 class CompareTest(unittest.TestCase):
@@ -200,7 +446,8 @@ class CompareTest(unittest.TestCase):
         result = run(COMPARE, a_path, b_path)
         self.assertEqual(result.returncode, 0, result.stderr)
         key = ("variant", "threads", "model")
-        a, b = newest(records(a_path), key), newest(records(b_path), key)
+        a = newest([r for r in lines_of(a_path) if r.get("kind") == "e2e"], key)
+        b = newest([r for r in lines_of(b_path) if r.get("kind") == "e2e"], key)
         rows = {}
         for line in result.stdout.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]

@@ -2,7 +2,11 @@
 """Llama-2 inference with NumPy (float32, vectorised), after the algorithm of llama2.c.
 
 Usage: llama2_numpy.py checkpoint.bin [-t temperature] [-p topp] [-s seed] [-n steps]
-                       [-i prompt] [-z tokenizer]
+                       [-i prompt] [-z tokenizer] [--dump DIR]
+
+--dump DIR writes every operation's output of every forward call as .npy, named as the workbench's
+`trace --dump` names them (L03.attn_out.pos0-53.npy, out.logits.pos53-53.npy), with DIR/index.json;
+scripts/compare_dumps.py compares two such folders.
 
 The prompt goes through the model in one batched pass (all prompt positions through
 each layer at once, causal mask); then one token per call. Before generating, one line
@@ -24,7 +28,7 @@ F32 = np.float32
 U64 = 0xFFFFFFFFFFFFFFFF
 V1_MAGIC = 0x616B3432
 USAGE = ("usage: llama2_numpy.py checkpoint.bin [-t temperature] [-p topp] [-s seed] "
-         "[-n steps] [-i prompt] [-z tokenizer]")
+         "[-n steps] [-i prompt] [-z tokenizer] [--dump DIR]")
 
 
 class Fail(Exception):
@@ -156,7 +160,29 @@ def rmsnorm(x, w):
     return w * ((F32(1.0) / np.sqrt(ss)) * x)
 
 
-def forward(m, tokens, pos0):
+class Dump:
+    """Writes each observed tensor as DIR/<name>.npy and keeps the index."""
+
+    def __init__(self, folder):
+        os.makedirs(folder, exist_ok=True)
+        self.folder, self.tensors = folder, []
+
+    def __call__(self, layer, stage, pos0, values):
+        values = np.atleast_2d(np.asarray(values, dtype=F32))
+        pos1 = pos0 + values.shape[0] - 1
+        name = "%s.%s.pos%d-%d" % ("out" if layer < 0 else "L%02d" % layer, stage, pos0, pos1)
+        np.save(os.path.join(self.folder, name + ".npy"), values)
+        self.tensors.append({"file": name + ".npy", "stage": stage, "layer": layer, "pos0": pos0, "pos1": pos1,
+                             "rows": values.shape[0], "cols": values.shape[1]})
+
+    def finish(self, model, tokens):
+        import json
+        with open(os.path.join(self.folder, "index.json"), "w") as f:
+            json.dump({"variant": "numpy", "model": model, "tokens": tokens, "tensors": self.tensors}, f)
+
+
+def forward(m, tokens, pos0, dump=None):
+    seen = dump if dump is not None else (lambda layer, stage, pos, values: None)
     T = len(tokens)
     S = pos0 + T
     hs, kv_dim, heads = m.hs, m.kv_dim, m.heads
@@ -172,15 +198,21 @@ def forward(m, tokens, pos0):
 
     for l in range(m.layers):
         xb = rmsnorm(x, m.rms_att[l])
+        seen(l, "attn_norm", pos0, xb)
         q = xb @ m.wq[l].T
+        seen(l, "q", pos0, q)
         k = xb @ m.wk[l].T
+        seen(l, "k", pos0, k)
         v = xb @ m.wv[l].T
+        seen(l, "v", pos0, v)
         q0, q1 = q[:, 0::2].copy(), q[:, 1::2].copy()
         q[:, 0::2] = q0 * cos - q1 * sin
         q[:, 1::2] = q0 * sin + q1 * cos
+        seen(l, "q_rope", pos0, q)
         k0, k1 = k[:, 0::2].copy(), k[:, 1::2].copy()
         k[:, 0::2] = k0 * kcos - k1 * ksin
         k[:, 1::2] = k0 * ksin + k1 * kcos
+        seen(l, "k_rope", pos0, k)
         m.kcache[l, pos0:S] = k
         m.vcache[l, pos0:S] = v
 
@@ -195,16 +227,30 @@ def forward(m, tokens, pos0):
         att = np.exp(att - att.max(axis=-1, keepdims=True))
         att /= att.sum(axis=-1, keepdims=True)
         out = (att @ vh).transpose(1, 0, 2).reshape(T, heads * hs)
-        x += out @ m.wo[l].T
+        seen(l, "attention", pos0, out)
+        o = out @ m.wo[l].T
+        seen(l, "attn_out", pos0, o)
+        x += o
+        seen(l, "attn_residual", pos0, x)
 
         xb = rmsnorm(x, m.rms_ffn[l])
+        seen(l, "ffn_norm", pos0, xb)
         h1 = xb @ m.w1[l].T
+        seen(l, "gate", pos0, h1)
         h3 = xb @ m.w3[l].T
+        seen(l, "up", pos0, h3)
         g = h1 * (F32(1.0) / (F32(1.0) + np.exp(-h1))) * h3
-        x += g @ m.w2[l].T
+        seen(l, "swiglu", pos0, g)
+        down = g @ m.w2[l].T
+        seen(l, "down", pos0, down)
+        x += down
+        seen(l, "ffn_residual", pos0, x)
 
     last = rmsnorm(x[-1], m.rms_final)
-    return (m.wcls @ last).astype(F32)
+    seen(-1, "final_norm", S - 1, last)
+    logits = (m.wcls @ last).astype(F32)
+    seen(-1, "logits", S - 1, logits)
+    return logits
 
 
 # --------------------------------------------------------------------------
@@ -341,10 +387,15 @@ def sample(logits, temperature, topp, rng):
 def parse_args(argv):
     if len(argv) < 2 or argv[1].startswith("-"):
         raise Fail(USAGE)
-    opts = {"t": 1.0, "p": 0.9, "s": 0, "n": 256, "i": None, "z": "tokenizer.bin"}
+    opts = {"t": 1.0, "p": 0.9, "s": 0, "n": 256, "i": None, "z": "tokenizer.bin", "dump": None}
     args = argv[2:]
     for k in range(0, len(args), 2):
         flag = args[k]
+        if flag == "--dump":
+            if k + 1 >= len(args) or not args[k + 1]:
+                raise Fail("option --dump needs a directory")
+            opts["dump"] = args[k + 1]
+            continue
         if len(flag) != 2 or flag[0] != "-" or flag[1] not in "tpsniz":
             raise Fail("unknown option '%s' (%s)" % (flag, USAGE))
         if k + 1 >= len(args):
@@ -389,23 +440,26 @@ def run(argv):
     out = sys.stdout.buffer
     n_pre = min(n_prompt, steps)
     t_start = time.perf_counter()
-    logits = forward(m, ids[:n_pre], 0)  # batched prompt pass
+    dump = Dump(o["dump"]) if o["dump"] else None
+    logits = forward(m, ids[:n_pre], 0, dump)  # batched prompt pass
     calls = n_pre
     for j in range(1, min(steps + 1, n_prompt)):  # echo the prompt
         out.write(decode(tok, ids[j - 1], ids[j]))
     out.flush()
     t_first = None
+    generated = []
     if n_pre == n_prompt:
         token, pos = ids[-1], n_prompt
         nxt = sample(logits, temperature, topp, rng)
         t_first = time.perf_counter()
         while nxt != 1:
+            generated.append(int(nxt))
             out.write(decode(tok, token, nxt))
             out.flush()
             token = nxt
             if pos >= steps:
                 break
-            logits = forward(m, [token], pos)
+            logits = forward(m, [token], pos, dump)
             calls += 1
             pos += 1
             nxt = sample(logits, temperature, topp, rng)
@@ -413,6 +467,8 @@ def run(argv):
     out.write(b"\n")
     out.flush()
 
+    if dump is not None:
+        dump.finish(path, [int(t) for t in ids] + generated)
     decode_n = calls - n_pre
     if t_first is None:
         t_first = t_end

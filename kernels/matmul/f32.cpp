@@ -1,32 +1,10 @@
-#include "kernels/quant.h"
+#include "kernels/matmul/f32.h"
 
-#include <algorithm>
-#include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <new>
 
-#include "kernels/exec_context.h"
-#include "kernels/matmul/f32.h"
-
-namespace wb {
-
-void quantize_q8_row(const float* x, int n, std::int8_t* q, float* scales) {
-    for (int g0 = 0, gi = 0; g0 < n; g0 += kQ8Group, gi++) {
-        const int len = std::min(kQ8Group, n - g0);
-        float amax = 0.0f;
-        for (int j = 0; j < len; j++) amax = std::max(amax, std::fabs(x[g0 + j]));
-        const float scale = amax / 127.0f;
-        const float inv = scale > 0.0f ? 1.0f / scale : 0.0f;
-        for (int j = 0; j < kQ8Group; j++) {
-            q[g0 + j] = j < len ? static_cast<std::int8_t>(std::lrintf(x[g0 + j] * inv)) : 0;
-        }
-        scales[gi] = scale;
-    }
-}
-
-namespace matmul {
+namespace wb::matmul {
 
 std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -59,6 +37,4 @@ PackedWeight prepare_f32(const WeightView& w, ExecContext&) {
     return p;
 }
 
-}  // namespace matmul
-
-}  // namespace wb
+}  // namespace wb::matmul
