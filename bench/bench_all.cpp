@@ -228,7 +228,7 @@ std::string prompt_text(const Tokenizer& tok, int tokens) {
     std::string best, text;
     for (int i = 0;; i++) {
         const std::string candidate = text.empty() ? words[i % words.size()] : text + " " + words[i % words.size()];
-        if (static_cast<int>(tok.encode(candidate, true).size()) > tokens) break;
+        if (static_cast<int>(tok.encode(candidate, tok.add_bos()).size()) > tokens) break;
         best = text = candidate;
         if (i > 100000) break;
     }
@@ -424,11 +424,12 @@ private:
             }
         } cleanup{m};
         const Config& c = m.checkpoint.config();
-        const Tokenizer tok(m.tokenizer_path, c.vocab_size);
+        const std::unique_ptr<Tokenizer> tok_owner = model_tokenizer(m.checkpoint.vocab(), m.spec.name, c.vocab_size, std::nullopt, m.tokenizer_path);
+        const Tokenizer& tok = *tok_owner;
         const int budget = c.seq_len;
         const int P_wanted = std::min(o_.prompt_tokens, budget / 2);
         const std::string text = prompt_text(tok, P_wanted);
-        const std::vector<int> prompt = tok.encode(text, true);
+        const std::vector<int> prompt = tok.encode(text, tok.add_bos());
         const int P = static_cast<int>(prompt.size());
         const int N = std::min(o_.gen_tokens, budget - P + 1);
         const int steps = P + N - 1;
@@ -442,7 +443,7 @@ private:
                 append_record(rows.back().record, o_.output, stem_);
             }
         }
-        if (o_.baselines) run_baselines(m, text, P, N, rows);
+        if (o_.baselines) run_baselines(m, tok, text, P, N, rows);
         if (!o_.peers.empty()) run_peers(m, text, P, N, rows);
     }
 
@@ -673,8 +674,7 @@ private:
         return b.name != "python" || c.matmul_params() <= kPythonMaxParams;
     }
 
-    void run_baselines(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
-        const Tokenizer tok(m.tokenizer_path, m.checkpoint.config().vocab_size);
+    void run_baselines(const Model& m, const Tokenizer& tok, const std::string& text, int P, int N, std::vector<Row>& rows) {
         for (const Baseline& b : baselines()) {
             const bool python = b.name == "python";
             if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
@@ -683,7 +683,7 @@ private:
                 continue;
             }
             const std::string b_text = python ? prompt_text(tok, kPythonTokens) : text;
-            const int b_P = python ? static_cast<int>(tok.encode(b_text, true).size()) : P;
+            const int b_P = python ? static_cast<int>(tok.encode(b_text, tok.add_bos()).size()) : P;
             const int b_N = python ? kPythonTokens : N;
             for (const int threads : o_.threads) {
                 if (!baseline_runs_at(b, m.checkpoint.config(), threads)) continue;

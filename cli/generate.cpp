@@ -28,8 +28,11 @@ void print_help() {
         "  -s <int>     random seed, default: time-based (seed <= 0)\n"
         "  -n <int>     positions to run, prompt included; default 256, 0 or more than the context = the context\n"
         "  -i <string>  prompt\n"
-        "  -z <string>  tokenizer, default MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
-        "  -m <string>  mode: generate|chat, default generate\n"
+        "  -z <string>  tokenizer (llama2.c tokenizer.bin or GGUF), default: the vocabulary the model file\n"
+        "               carries, else MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s);\n"
+        "               a -z given with a model that carries one must hold the same tokens\n"
+        "  -m <string>  mode: generate|chat, default generate (chat: Llama 3's header template when the\n"
+        "               vocabulary is Llama 3's, Llama 2's [INST] template otherwise)\n"
         "  -y <string>  system prompt (chat mode)\n"
         "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
         "  --threads N        threads, 1..%d (default: all %u cores)\n"
@@ -72,7 +75,7 @@ void require_fitting(const std::string& name, const Config& c, const WeightFootp
 int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
     std::string prompt, system_prompt, mode = "generate";
-    std::string tokenizer_path = cli::models_dir() + "/tokenizer.bin";
+    std::optional<std::string> tokenizer_path;
     std::string variant = default_variant();
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
@@ -150,7 +153,9 @@ int generate_main(int argc, char** argv) {
     }
     const Config& cfg = checkpoint->config();
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
-    const Tokenizer tokenizer(tokenizer_path, cfg.vocab_size);
+    const std::unique_ptr<Tokenizer> tokenizer_owner = model_tokenizer(
+        checkpoint->vocab(), model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
+    const Tokenizer& tokenizer = *tokenizer_owner;
     const auto rng_seed = static_cast<std::uint64_t>(seed > 0 ? seed : static_cast<long long>(std::time(nullptr)));
     Sampler sampler(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed);
     ExecContext ctx(threads);

@@ -27,7 +27,8 @@ void print_help() {
         "  --against NAME   the reference, default naive\n"
         "  -i <string>      prompt (default: empty, BOS alone)\n"
         "  -n <int>         positions to run, prompt included, default 16\n"
-        "  -z <string>      tokenizer, default MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
+        "  -z <string>      tokenizer, default: the vocabulary the model file carries, else\n"
+        "                   MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
         "  --threads N      threads for both runs, 1..%d (default 1)\n"
         "  --synthetic SHAPE random weights of a standard shape: %s\n"
         "  --free           do not feed the variant the reference's values; errors compound\n"
@@ -43,7 +44,8 @@ void print_help() {
 
 int trace_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic, variant;
-    std::string against = "naive", prompt, tokenizer_path = cli::models_dir() + "/tokenizer.bin";
+    std::optional<std::string> tokenizer_path;
+    std::string against = "naive", prompt;
     TraceOptions o;
     cli::Args args(argc, argv);
     while (args.next()) {
@@ -96,8 +98,9 @@ int trace_main(int argc, char** argv) {
     if (const std::optional<std::uint64_t> available = available_memory()) {  // both runs hold their weights at once
         require_memory(ck->name(), ck->config(), *cand.matmul, *available / 2);
     }
-    const Tokenizer tok(tokenizer_path, ck->config().vocab_size);
-    const std::vector<int> tokens = tok.encode(prompt, true);
+    const std::unique_ptr<Tokenizer> tok =
+        model_tokenizer(ck->vocab(), ck->name(), ck->config().vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
+    const std::vector<int> tokens = tok->encode(prompt, tok->add_bos());
 
     const TraceResult r = trace(*ck, tokens, cand, ref, o);
     std::printf("%s against %s on %s, %zu positions (%zu prompt)%s\n", cand.variant->name, ref.variant->name,

@@ -4,7 +4,7 @@ namespace wb {
 
 namespace matmul {
 extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, q4, q4_widening, tbb_q4, bf16,
-    bf16_widening;
+    bf16_widening, tbb_bf16;
 }
 namespace attention {
 extern const AttentionKernel naive, simd, tbb, flash;
@@ -15,7 +15,7 @@ static const MatmulKernel* const kMatmulKernels[] = {
     &matmul::naive, &matmul::simd,      &matmul::tiled, &matmul::blas,
     &matmul::tbb,   &matmul::q8_kernel, &matmul::q8_widening, &matmul::tbb_q8,
     &matmul::q4,    &matmul::q4_widening, &matmul::tbb_q4,
-    &matmul::bf16,  &matmul::bf16_widening,
+    &matmul::bf16,  &matmul::bf16_widening, &matmul::tbb_bf16,
 };
 static const AttentionKernel* const kAttentionKernels[] = {
     &attention::naive,

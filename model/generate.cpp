@@ -16,10 +16,21 @@ void check_fits(std::size_t prompt_tokens, int context) {
     }
 }
 
-std::vector<int> encode_prompt(const Tokenizer& tok, std::string_view text, int context) {
-    std::vector<int> tokens = tok.encode(text, true);
-    check_fits(tokens.size(), context);
-    return tokens;
+std::string_view trimmed(std::string_view s) {
+    constexpr std::string_view kSpace = " \t\n\r\f\v";
+    const std::size_t begin = s.find_first_not_of(kSpace);
+    if (begin == std::string_view::npos) return {};
+    return s.substr(begin, s.find_last_not_of(kSpace) - begin + 1);
+}
+
+// Llama 3's message: <|start_header_id|>role<|end_header_id|> then "\n\n" + content, and, when closed, <|eot_id|>.
+void append_message(const Tokenizer& tok, std::string_view role, std::string_view content, bool closed,
+                    std::vector<int>& out) {
+    out.push_back(tok.control_token("<|start_header_id|>"));
+    for (const int id : tok.encode(role, false)) out.push_back(id);
+    out.push_back(tok.control_token("<|end_header_id|>"));
+    for (const int id : tok.encode("\n\n" + std::string(trimmed(content)), false)) out.push_back(id);
+    if (closed) out.push_back(tok.control_token("<|eot_id|>"));
 }
 
 int sample(Transformer& model, Sampler& sampler, float* logits) {
@@ -31,13 +42,13 @@ int sample(Transformer& model, Sampler& sampler, float* logits) {
 
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string_view prompt,
                           int steps, const TextSink& out) {
-    return generate(model, tok, sampler, encode_prompt(tok, prompt, model.config().seq_len), steps, out);
+    return generate(model, tok, sampler, tok.encode(prompt, tok.add_bos()), steps, out);
 }
 
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::span<const int> prompt_tokens,
                           int steps, const TextSink& out) {
     using clock = std::chrono::steady_clock;
-    if (prompt_tokens.empty()) throw std::invalid_argument("the prompt needs at least the BOS token");
+    if (prompt_tokens.empty()) throw std::invalid_argument("the prompt is empty and this vocabulary adds no BOS token to start from");
     check_fits(prompt_tokens.size(), model.config().seq_len);
     const int P = static_cast<int>(prompt_tokens.size());
     steps = std::max(steps, P);  // the whole prompt is always processed
@@ -45,7 +56,8 @@ GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sam
     GenerationResult result;
     TextDecoder decoder(tok);
     const auto t0 = clock::now();
-    for (int i = 1; i < P; i++) out(decoder.next(prompt_tokens[i - 1], prompt_tokens[i]));
+    const int echo_from = prompt_tokens[0] == tok.bos() ? 1 : 0;  // BOS prints nothing
+    for (int i = echo_from; i < P; i++) out(decoder.next(i > 0 ? prompt_tokens[i - 1] : -1, prompt_tokens[i]));
     float* logits = model.forward(prompt_tokens.data(), P, 0);
     result.timing.prefill_tokens = P;
     result.timing.prefill_seconds = seconds_since(t0);
@@ -55,7 +67,7 @@ GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sam
     const auto t1 = clock::now();
     int token = prompt_tokens.back();
     for (int pos = P;; pos++) {
-        if (next == Tokenizer::kBos) break;
+        if (tok.ends_text(next)) break;
         result.tokens.push_back(next);
         out(decoder.next(token, next));
         token = next;
@@ -82,6 +94,25 @@ std::string render_chat_prompt(std::string_view system_prompt, std::string_view 
     return s;
 }
 
+ChatTemplate chat_template(const Tokenizer& tok) {
+    for (const char* name : {"<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"}) {
+        if (tok.control_token(name) < 0) return ChatTemplate::llama2;
+    }
+    return ChatTemplate::llama3;
+}
+
+std::vector<int> chat_turn_tokens(const Tokenizer& tok, std::string_view system_prompt, std::string_view user_prompt,
+                                  bool first_turn) {
+    if (chat_template(tok) == ChatTemplate::llama2) return tok.encode(render_chat_prompt(system_prompt, user_prompt, first_turn), true);
+    std::vector<int> tokens;
+    if (first_turn && tok.bos() >= 0) tokens.push_back(tok.bos());
+    if (!first_turn) tokens.push_back(tok.control_token("<|eot_id|>"));
+    if (first_turn && !system_prompt.empty()) append_message(tok, "system", system_prompt, true, tokens);
+    append_message(tok, "user", user_prompt, true, tokens);
+    append_message(tok, "assistant", "", false, tokens);
+    return tokens;
+}
+
 void chat(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string user_prompt,
           std::string system_prompt, int steps, std::istream& in, const TextSink& out) {
     auto ask = [&](const char* question, std::string& answer) {
@@ -94,7 +125,8 @@ void chat(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::strin
         if (!first || user_prompt.empty()) {
             if (!ask("User: ", user_prompt)) break;
         }
-        std::vector<int> tokens = encode_prompt(tok, render_chat_prompt(system_prompt, user_prompt, first), steps - pos);
+        std::vector<int> tokens = chat_turn_tokens(tok, system_prompt, user_prompt, first);
+        check_fits(tokens.size(), steps - pos);
         user_prompt.clear();
         out("Assistant: ");
         TextDecoder decoder(tok);
@@ -103,7 +135,7 @@ void chat(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::strin
         int token = tokens.back();
         while (true) {
             const int next = sample(model, sampler, logits);
-            if (next == Tokenizer::kEos || next == Tokenizer::kBos) break;
+            if (tok.ends_turn(next)) break;
             out(decoder.next(token, next));
             token = next;
             if (pos >= steps) break;

@@ -23,20 +23,34 @@ struct GenerationResult {
 };
 
 // Processes the prompt tokens (BOS first) in one forward call, then samples until `steps` positions
-// (prompt included) are used or BOS is sampled. Prompt and generated text go to out.
+// (prompt included) are used or a token that ends text is sampled (BOS for llama2.c's tokenizers, as run.c;
+// EOS for a model file's vocabulary). Prompt and generated text go to out.
 // Throws std::length_error when the prompt does not fit in the context.
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::span<const int> prompt,
                           int steps, const TextSink& out);
 
-// The same for text: BOS + its encoding.
+// The same for text: BOS (when the vocabulary adds one) + its encoding.
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string_view prompt,
                           int steps, const TextSink& out);
 
 // Llama-2 chat template for one user turn.
 std::string render_chat_prompt(std::string_view system_prompt, std::string_view user_prompt, bool first_turn);
 
+// The chat template a vocabulary takes: Llama 3's header template when it has Llama 3's header and
+// end-of-turn control tokens, Llama 2's [INST] template otherwise.
+enum class ChatTemplate { llama2, llama3 };
+ChatTemplate chat_template(const Tokenizer& tok);
+
+// One user turn (with the system prompt on the first turn) up to where the assistant's reply begins.
+// Llama 2: BOS + the [INST] text encoded. Llama 3: BOS first, then per message
+// <|start_header_id|>role<|end_header_id|> "\n\n" content <|eot_id|>, and the assistant's header last; the
+// special tokens are ids, never parsed from text, and contents are trimmed as Llama 3's template does. Later
+// Llama 3 turns open with <|eot_id|>, closing the reply before them.
+std::vector<int> chat_turn_tokens(const Tokenizer& tok, std::string_view system_prompt, std::string_view user_prompt,
+                                  bool first_turn);
+
 // Interactive chat: user turns from the arguments first, then from `in` (prompted on `out`), until
-// `steps` positions are used or the input ends.
+// `steps` positions are used or the input ends. A reply ends at the tokenizer's end of turn.
 void chat(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string user_prompt,
           std::string system_prompt, int steps, std::istream& in, const TextSink& out);
 

@@ -1,20 +1,18 @@
+// The tokenizer interface's shared part: token data, stops, the factory, and the UTF-8-safe decoder.
 #include "model/tokenizer.h"
 
+#include <algorithm>
 #include <cctype>
-#include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
 
-#include "model/checkpoint.h"
+#include "model/formats/gguf.h"
+#include "model/load_error.h"
+#include "model/tokenizer_kinds.h"
 
 namespace wb {
 
 namespace {
-
-constexpr std::size_t kByteTokenEnd = 3 + 256;  // encode's byte fallback: byte b is token b + 3
 
 // Whether b may follow the bytes held so far: a continuation byte, in the narrower range the second
 // byte after E0, ED, F0 or F4 needs (no overlong forms, surrogates or code points past U+10FFFF).
@@ -30,103 +28,106 @@ bool continues(const std::string& held, unsigned char b) {
     }
 }
 
+// The vocabulary kinds make_tokenizer knows: tokenizer.ggml.model, the pre-tokenizer it needs (empty: any).
+struct Kind {
+    const char* model;
+    const char* pre;
+    std::unique_ptr<Tokenizer> (*make)(const Vocab&, const std::string&);
+};
+constexpr Kind kKinds[] = {
+    {"llama", "", make_score_merge_tokenizer},
+    {"gpt2", "llama-bpe", make_byte_level_bpe},
+};
+
 }  // namespace
 
-Tokenizer::Tokenizer(const std::string& path, int vocab_size) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw LoadError(path + ": cannot open tokenizer");
-    if (!std::filesystem::is_regular_file(path)) throw LoadError(path + ": cannot read tokenizer: not a regular file");
-    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::size_t at = 0;
-    auto read = [&](void* out, std::size_t n) {
-        if (bytes.size() - at < n) throw LoadError(path + ": truncated tokenizer at byte " + std::to_string(at));
-        std::memcpy(out, bytes.data() + at, n);
-        at += n;
-    };
-    std::int32_t max_len = 0;
-    read(&max_len, sizeof max_len);
-    if (max_len <= 0 || max_len > 4096) throw LoadError(path + ": not a tokenizer (max token length " + std::to_string(max_len) + ")");
-    max_token_length_ = max_len;
-    while (at < bytes.size()) {
-        float score;
-        std::int32_t len;
-        read(&score, sizeof score);
-        read(&len, sizeof len);
-        if (len < 0 || len > max_len) {
-            throw LoadError(path + ": corrupt tokenizer: token " + std::to_string(vocab_.size()) + " has length " + std::to_string(len));
-        }
-        std::string s(static_cast<std::size_t>(len), '\0');
-        read(s.data(), s.size());
-        vocab_.push_back(std::move(s));
-        scores_.push_back(score);
-    }
-    if (vocab_.size() < kByteTokenEnd) {
-        throw LoadError(path + ": not a llama2.c tokenizer: " + std::to_string(vocab_.size()) +
-                        " tokens, fewer than the 259 special and byte-fallback tokens");
-    }
-    if (static_cast<int>(vocab_.size()) != vocab_size) {
-        throw LoadError(path + ": tokenizer does not match the model: it has " + std::to_string(vocab_.size()) +
-                        " tokens, the model's vocabulary has " + std::to_string(vocab_size));
-    }
-    for (std::size_t i = 0; i < vocab_.size(); i++) ids_.emplace(vocab_[i], static_cast<int>(i));
-}
-
-std::vector<int> Tokenizer::encode(std::string_view text, bool bos, bool eos) const {
-    auto lookup = [&](const std::string& s) {
-        const auto it = ids_.find(s);
-        return it == ids_.end() ? -1 : it->second;
-    };
-    std::vector<int> tokens;
-    if (bos) tokens.push_back(kBos);
-    if (!text.empty()) {
-        const int space = lookup(" ");
-        if (space >= 0) tokens.push_back(space);
-    }
-    // One code point at a time: a lead byte and its continuation bytes, at most four.
-    for (std::size_t i = 0; i < text.size();) {
-        std::size_t len = 1;
-        while (i + len < text.size() && len < 4 && (static_cast<unsigned char>(text[i + len]) & 0xC0) == 0x80) len++;
-        const std::string cp(text.substr(i, len));
-        if (const int id = lookup(cp); id >= 0) {
-            tokens.push_back(id);
-        } else {
-            for (const char ch : cp) tokens.push_back(static_cast<unsigned char>(ch) + 3);
-        }
-        i += len;
-    }
-    // Merge the adjacent pair with the best score until none merges.
-    std::string merged;
-    while (true) {
-        float best_score = -1e10f;
-        int best_id = -1;
-        std::size_t best_at = 0;
-        for (std::size_t i = 0; i + 1 < tokens.size(); i++) {
-            merged = vocab(tokens[i]);
-            merged += vocab(tokens[i + 1]);
-            const int id = lookup(merged);
-            if (id >= 0 && scores_[static_cast<std::size_t>(id)] > best_score) {
-                best_score = scores_[static_cast<std::size_t>(id)];
-                best_id = id;
-                best_at = i;
-            }
-        }
-        if (best_id < 0) break;
-        tokens[best_at] = best_id;
-        tokens.erase(tokens.begin() + static_cast<long>(best_at) + 1);
-    }
-    if (eos) tokens.push_back(kEos);
-    return tokens;
-}
-
 std::string Tokenizer::piece(int prev, int token) const {
-    std::string_view p = vocab(token);
-    if (prev == kBos && !p.empty() && p[0] == ' ') p.remove_prefix(1);
-    unsigned int byte = 0;
-    char tail = 0;
-    if (p.size() == 6 && std::sscanf(std::string(p).c_str(), "<0x%02X>%c", &byte, &tail) == 1) {
-        return std::string(1, static_cast<char>(byte));
-    }
+    if (is_control(token)) return {};
+    std::string_view p = token_bytes(token);
+    if (strip_space_after_bos_ && prev == bos_ && !p.empty() && p[0] == ' ') p.remove_prefix(1);
     return std::string(p);
+}
+
+int Tokenizer::control_token(std::string_view name) const {
+    const auto it = control_ids_.find(std::string(name));
+    return it == control_ids_.end() ? -1 : it->second;
+}
+
+bool Tokenizer::ends_text(int token) const {
+    return std::find(text_stops_.begin(), text_stops_.end(), token) != text_stops_.end();
+}
+
+bool Tokenizer::ends_turn(int token) const {
+    return std::find(turn_stops_.begin(), turn_stops_.end(), token) != turn_stops_.end();
+}
+
+void Tokenizer::set_tokens(std::vector<std::string> bytes, std::vector<bool> control) {
+    bytes_ = std::move(bytes);
+    control_ = std::move(control);
+    for (std::size_t i = 0; i < bytes_.size(); i++) {
+        if (control_[i]) control_ids_.emplace(bytes_[i], static_cast<int>(i));
+    }
+}
+
+void Tokenizer::set_special(const Vocab& v, const std::string& source) {
+    const std::pair<const char*, int> ids[] = {{"bos", v.bos}, {"eos", v.eos}, {"eot", v.eot}};
+    for (const auto& [name, id] : ids) {
+        if (id < -1 || id >= vocab_size()) {
+            throw LoadError(source + ": " + name + " token id " + std::to_string(id) + " is outside the vocabulary of " +
+                            std::to_string(vocab_size()));
+        }
+    }
+    bos_ = v.bos;
+    eos_ = v.eos;
+    eot_ = v.eot;
+    add_bos_ = v.add_bos && v.bos >= 0;
+    if (v.eos >= 0) text_stops_ = turn_stops_ = {v.eos};
+    if (v.eot >= 0) turn_stops_.push_back(v.eot);
+}
+
+std::unique_ptr<Tokenizer> make_tokenizer(const Vocab& vocab, const std::string& source) {
+    for (const Kind& k : kKinds) {
+        if (vocab.model != k.model) continue;
+        if (*k.pre != '\0' && vocab.pre != k.pre) {
+            throw LoadError(source + ": " + vocab.model + " tokenizer with pre-tokenizer '" + vocab.pre +
+                            "' is not supported (supported: " + k.pre + ")");
+        }
+        return k.make(vocab, source);
+    }
+    std::string known;
+    for (const Kind& k : kKinds) known += std::string(known.empty() ? "" : ", ") + k.model;
+    throw LoadError(source + ": tokenizer model '" + vocab.model + "' is not supported (supported: " + known + ")");
+}
+
+std::unique_ptr<Tokenizer> open_tokenizer(const std::string& path, std::optional<int> vocab_size) {
+    char magic[4] = {};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::memcmp(magic, "GGUF", sizeof magic) != 0) return load_llama2c_tokenizer(path, vocab_size);
+    std::unique_ptr<Tokenizer> tok = make_tokenizer(gguf::read_vocab(path), path);
+    if (vocab_size && tok->vocab_size() != *vocab_size) {
+        throw LoadError(path + ": tokenizer does not match the model: it has " + std::to_string(tok->vocab_size()) +
+                        " tokens, the model's vocabulary has " + std::to_string(*vocab_size));
+    }
+    return tok;
+}
+
+std::unique_ptr<Tokenizer> model_tokenizer(const Vocab* carried, const std::string& model, int vocab_size,
+                                           const std::optional<std::string>& file, const std::string& default_file) {
+    if (carried == nullptr) return open_tokenizer(file.value_or(default_file), vocab_size);
+    std::unique_ptr<Tokenizer> tok = make_tokenizer(*carried, model);
+    if (file && !same_tokens(*tok, *open_tokenizer(*file, tok->vocab_size()))) {
+        throw LoadError(*file + ": tokenizer does not match the model: its tokens differ from the vocabulary " + model +
+                        " carries");
+    }
+    return tok;
+}
+
+bool same_tokens(const Tokenizer& a, const Tokenizer& b) {
+    if (a.vocab_size() != b.vocab_size()) return false;
+    for (int id = 0; id < a.vocab_size(); id++) {
+        if (!a.is_control(id) && !b.is_control(id) && a.token_bytes(id) != b.token_bytes(id)) return false;
+    }
+    return true;
 }
 
 void TextDecoder::push_byte(unsigned char b, std::string& out) {
@@ -156,14 +157,8 @@ void TextDecoder::push_byte(unsigned char b, std::string& out) {
 }
 
 std::string TextDecoder::next(int prev, int token) {
-    const std::string p = tok_.piece(prev, token);
     std::string out;
-    if (p.size() == 1) {
-        push_byte(static_cast<unsigned char>(p[0]), out);
-        return out;
-    }
-    out = finish();
-    out += p;
+    for (const char c : tok_.piece(prev, token)) push_byte(static_cast<unsigned char>(c), out);
     return out;
 }
 

@@ -12,12 +12,12 @@ namespace {
 
 std::string greedy_story(const std::string& variant, int steps, int threads) {
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
-    const Tokenizer tok(test::model_path("tok512.bin"), ck.config().vocab_size);
+    const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(threads);
     Transformer model(ck, resolve_variant(variant), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
     std::string text;
-    generate(model, tok, greedy, "", steps, [&](std::string_view s) { text += s; });
+    generate(model, *tok, greedy, "", steps, [&](std::string_view s) { text += s; });
     return text;
 }
 

@@ -50,7 +50,8 @@ double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, 
 }
 
 TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
-    // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels or 64-wide groups.
+    // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels, 64-wide groups or
+    // bf16's pairs of k; n = 300 takes two depth passes, d = 259 two column blocks.
     const Shape shapes[] = {{1, 1}, {7, 5}, {33, 67}, {100, 129}, {64, 256}, {259, 300}, {40, 1100}};
     for (const MatmulKernel* k : matmul_kernels()) {
         if (!k->available()) {
@@ -59,7 +60,7 @@ TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
         }
         for (const Shape s : shapes) {
             const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
-            for (const int m : {1, 3, 5, 64}) {
+            for (const int m : {1, 3, 5, 8, 17, 64, 128}) {
                 const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
                 for (const int threads : {1, 2}) {
                     const double err = worst_relative_error(*k, W, x, s, m, threads);
@@ -148,11 +149,11 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
 
 std::vector<int> greedy_tokens(const std::string& variant, int steps) {
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
-    const Tokenizer tok(test::model_path("tok512.bin"), ck.config().vocab_size);
+    const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(2);
     Transformer model(ck, resolve_variant(variant), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
-    return generate(model, tok, greedy, "", steps, [](std::string_view) {}).tokens;
+    return generate(model, *tok, greedy, "", steps, [](std::string_view) {}).tokens;
 }
 
 TEST(Variants, EveryFp32VariantPrintsTheReferenceStoryAndLossyOnesReportAgreement) {

@@ -24,8 +24,7 @@ TraceOptions options(int steps, int threads, bool force = true) {
 }
 
 std::vector<int> lily_prompt(const Checkpoint& ck) {
-    const Tokenizer tok(test::model_path("tok512.bin"), ck.config().vocab_size);
-    return tok.encode("Lily and Tom", true);
+    return load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size)->encode("Lily and Tom", true);
 }
 
 TEST(Trace, EveryFp32VariantStaysWithinToleranceAtEveryOp) {
@@ -103,13 +102,13 @@ TEST(Trace, ProfilerSeesEveryOperationCategory) {
     REQUIRE_MODEL("stories260K.bin");
     REQUIRE_MODEL("tok512.bin");
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
-    const Tokenizer tok(test::model_path("tok512.bin"), ck.config().vocab_size);
+    const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(1);
     Profiler prof;
     ctx.observer = &prof;
     Transformer model(ck, resolve_variant("naive"), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
-    generate(model, tok, greedy, "Lily and Tom", 16, [](std::string_view) {});
+    generate(model, *tok, greedy, "Lily and Tom", 16, [](std::string_view) {});
     for (int op = 0; op < static_cast<int>(Op::count); op++) {
         EXPECT_GT(prof.seconds(static_cast<Op>(op)), 0.0) << op_name(static_cast<Op>(op));
     }

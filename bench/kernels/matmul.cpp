@@ -52,7 +52,7 @@ bool worth_running(const MatmulKernel& k, const WeightCase& w, int m, int thread
     if (threads > 1 && !parallel(k)) return false;
     if (name.ends_with("-widening") && m > 16) return false;
     if (name == "matmul.naive") return m == 1 || static_cast<double>(w.d) * w.n * m < 3e8;
-    if (name == "matmul.simd" || name.starts_with("matmul.bf16")) return m <= 16;
+    if (name == "matmul.simd") return m <= 16;
     return true;
 }
 

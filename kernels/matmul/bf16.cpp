@@ -1,33 +1,20 @@
-// matmul.bf16: weights stored as bfloat16 at load (half the bytes of fp32). AVX512-BF16 vdpbf16ps on
-// bf16 activations where the CPU has it; matmul.bf16-widening widens the weights to fp32 in registers
-// and keeps fp32 activations.
+// matmul.bf16: weights stored as bfloat16 at load (half the bytes of fp32), packed into the blocked GEMM
+// driver's strips (tiled.h) with pairs of consecutive k side by side, as AVX512-BF16 vdpbf16ps takes
+// them: each 32-bit lane holds one output column's two weights. Activations are converted to bf16 once
+// per call. matmul.bf16-widening (CPUs without AVX512-BF16) keeps the packing, widens the weights to fp32
+// in registers and keeps fp32 activations. matmul.tbb-bf16 shares matmul.bf16's strips out over TBB.
+// The AVX-512 code is compiled for its instructions whatever the build targets; available() asks the CPU.
 #include <immintrin.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <new>
 
-#include "kernels/exec_context.h"
 #include "kernels/kernel.h"
-#include "kernels/matmul/f32.h"
+#include "kernels/matmul/tiled.h"
 
 namespace wb::matmul {
 
 namespace {
-
-constexpr int kPad = 32;  // rows padded with zeros to whole 32-element vectors
-
-#if defined(__AVX512F__)
-constexpr bool kAvx512 = true;
-#else
-constexpr bool kAvx512 = false;
-#endif
-
-bool has_avx512() { return kAvx512; }
-
-long padded(long n) { return (n + kPad - 1) / kPad * kPad; }
 
 std::uint16_t to_bf16(float f) {  // round to nearest even
     std::uint32_t u;
@@ -36,96 +23,144 @@ std::uint16_t to_bf16(float f) {  // round to nearest even
     return static_cast<std::uint16_t>(u >> 16);
 }
 
-PackedWeight pack_bf16(const WeightView& view, ExecContext& ctx) {
-    const PackedWeight src = prepare_f32(view, ctx);
-    const auto* W = static_cast<const float*>(src.data);
-    const long d = src.d, n = src.n, np = padded(n);
-    std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(d * np) * sizeof(std::uint16_t));
-    auto* buf = static_cast<std::uint16_t*>(storage.get());
-    for (long i = 0; i < d; i++) {
-        for (long j = 0; j < np; j++) buf[i * np + j] = j < n ? to_bf16(W[i * n + j]) : 0;
-    }
-    return owning(std::move(storage), src);
+float identity(float x) { return x; }
+
+// The two bf16 values at p as one 32-bit lane, for a broadcast.
+int pair(const std::uint16_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return v;
 }
 
-#if defined(__AVX512BF16__)
-void run_dpbf16(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-    const long n = w.n, np = padded(n), d = w.d;
-    const auto* W = static_cast<const std::uint16_t*>(w.data);
-    auto* xb = reinterpret_cast<std::uint16_t*>(ctx.scratch(static_cast<std::size_t>(np / 2)));
-    for (int r = 0; r < m; r++) {
-        for (long j = 0; j < np; j++) xb[j] = j < n ? to_bf16(x[r * n + j]) : 0;
-        float* yr = y + r * d;
-        long i = 0;
-        for (; i + 4 <= d; i += 4) {
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-            for (long j = 0; j < np; j += kPad) {
-                const __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + j);
-                for (int k = 0; k < 4; k++) {
-                    acc[k] = _mm512_dpbf16_ps(acc[k], xv, (__m512bh)_mm512_loadu_si512(W + (i + k) * np + j));
-                }
+// vdpbf16ps on bf16 activations: lane c of a step accumulates x[k] w[c][k] + x[k+1] w[c][k+1].
+struct Bf16Dot {
+    using Weight = std::uint16_t;
+    using Activation = std::uint16_t;
+    static constexpr int kMR = 8;  // 8 rows x 2 vectors of 16 columns: 16 accumulators
+    static constexpr int kNR = 32;
+    static constexpr int kDepth = 2;
+    static constexpr gemm::Blocking kBlocking{256, 8};  // a 256 x 32 bf16 micro-panel is 16 KiB, half of L1
+    static constexpr auto weight = to_bf16;
+    static constexpr auto activation = to_bf16;
+
+    [[gnu::target("avx512f,avx512bf16")]] static void tile(int kc, const std::uint16_t* A, const std::uint16_t* B,
+                                                           float* C, long ldc, bool accumulate) {
+        __m512 c0[kMR], c1[kMR];
+        for (int r = 0; r < kMR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+        for (int k = 0; k < kc; k += 2) {
+            const auto b0 = (__m512bh)_mm512_load_si512(B + k * kNR);
+            const auto b1 = (__m512bh)_mm512_load_si512(B + k * kNR + 32);
+            for (int r = 0; r < kMR; r++) {
+                const auto a = (__m512bh)_mm512_set1_epi32(pair(A + k * kMR + 2 * r));
+                c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+                c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
             }
-            for (int k = 0; k < 4; k++) yr[i + k] = _mm512_reduce_add_ps(acc[k]);
         }
-        for (; i < d; i++) {
-            __m512 acc = _mm512_setzero_ps();
-            for (long j = 0; j < np; j += kPad) {
-                acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_loadu_si512(xb + j), (__m512bh)_mm512_loadu_si512(W + i * np + j));
+        for (int r = 0; r < kMR; r++) {
+            float* c = C + r * ldc;
+            if (accumulate) {
+                c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(c));
+                c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(c + 16));
             }
-            yr[i] = _mm512_reduce_add_ps(acc);
-        }
-    }
-}
-#endif
-
-#if defined(__AVX512F__)
-__m512 widen(const std::uint16_t* p) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))), 16));
-}
-
-void run_widening(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-    const long n = w.n, np = padded(n), d = w.d;
-    const auto* W = static_cast<const std::uint16_t*>(w.data);
-    float* xp = ctx.scratch(static_cast<std::size_t>(np));
-    for (int r = 0; r < m; r++) {
-        for (long j = 0; j < np; j++) xp[j] = j < n ? x[r * n + j] : 0.0f;
-        float* yr = y + r * d;
-        for (long i = 0; i < d; i++) {
-            __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-            for (long j = 0; j < np; j += kPad) {
-                a0 = _mm512_fmadd_ps(widen(W + i * np + j), _mm512_loadu_ps(xp + j), a0);
-                a1 = _mm512_fmadd_ps(widen(W + i * np + j + 16), _mm512_loadu_ps(xp + j + 16), a1);
-            }
-            yr[i] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+            _mm512_storeu_ps(c, c0[r]);
+            _mm512_storeu_ps(c + 16, c1[r]);
         }
     }
-}
-#endif
 
-void run_bf16(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-#if defined(__AVX512BF16__)
-    run_dpbf16(w, x, y, m, ctx);
-#elif defined(__AVX512F__)
-    run_widening(w, x, y, m, ctx);
-#endif
-}
+    [[gnu::target("avx512f,avx512bf16")]] static void matvec(const std::uint16_t* B, long n, const std::uint16_t* x,
+                                                             float* y) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;  // two pair-phases hide the latency
+        long k = 0;
+        for (; k + 4 <= n; k += 4) {
+            const auto x0 = (__m512bh)_mm512_set1_epi32(pair(x + k)), x1 = (__m512bh)_mm512_set1_epi32(pair(x + k + 2));
+            a0 = _mm512_dpbf16_ps(a0, x0, (__m512bh)_mm512_load_si512(B + k * kNR));
+            a1 = _mm512_dpbf16_ps(a1, x0, (__m512bh)_mm512_load_si512(B + k * kNR + 32));
+            b0 = _mm512_dpbf16_ps(b0, x1, (__m512bh)_mm512_load_si512(B + (k + 2) * kNR));
+            b1 = _mm512_dpbf16_ps(b1, x1, (__m512bh)_mm512_load_si512(B + (k + 2) * kNR + 32));
+        }
+        for (; k < n; k += 2) {
+            const auto xk = (__m512bh)_mm512_set1_epi32(pair(x + k));
+            a0 = _mm512_dpbf16_ps(a0, xk, (__m512bh)_mm512_load_si512(B + k * kNR));
+            a1 = _mm512_dpbf16_ps(a1, xk, (__m512bh)_mm512_load_si512(B + k * kNR + 32));
+        }
+        _mm512_storeu_ps(y, _mm512_add_ps(a0, b0));
+        _mm512_storeu_ps(y + 16, _mm512_add_ps(a1, b1));
+    }
+};
 
-void run_bf16_widening(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-#if defined(__AVX512F__)
-    run_widening(w, x, y, m, ctx);
-#endif
-}
+// The same strips on AVX-512F alone: a lane's low half (even k) and high half (odd k) widened to fp32.
+struct Bf16Widening {
+    using Weight = std::uint16_t;
+    using Activation = float;
+    static constexpr int kMR = 8;
+    static constexpr int kNR = 32;
+    static constexpr int kDepth = 2;
+    static constexpr gemm::Blocking kBlocking{256, 8};
+    static constexpr auto weight = to_bf16;
+    static constexpr auto activation = identity;
+
+    [[gnu::target("avx512f")]] static void tile(int kc, const float* A, const std::uint16_t* B, float* C, long ldc,
+                                                bool accumulate) {
+        const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+        __m512 c0[kMR], c1[kMR];
+        for (int r = 0; r < kMR; r++) c0[r] = c1[r] = _mm512_setzero_ps();
+        for (int k = 0; k < kc; k += 2) {
+            const __m512i v0 = _mm512_load_si512(B + k * kNR), v1 = _mm512_load_si512(B + k * kNR + 32);
+            const __m512 even0 = _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16));
+            const __m512 odd0 = _mm512_castsi512_ps(_mm512_and_si512(v0, high));
+            const __m512 even1 = _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16));
+            const __m512 odd1 = _mm512_castsi512_ps(_mm512_and_si512(v1, high));
+            for (int r = 0; r < kMR; r++) {
+                const __m512 xe = _mm512_set1_ps(A[k * kMR + 2 * r]), xo = _mm512_set1_ps(A[k * kMR + 2 * r + 1]);
+                c0[r] = _mm512_fmadd_ps(xo, odd0, _mm512_fmadd_ps(xe, even0, c0[r]));
+                c1[r] = _mm512_fmadd_ps(xo, odd1, _mm512_fmadd_ps(xe, even1, c1[r]));
+            }
+        }
+        for (int r = 0; r < kMR; r++) {
+            float* c = C + r * ldc;
+            if (accumulate) {
+                c0[r] = _mm512_add_ps(c0[r], _mm512_loadu_ps(c));
+                c1[r] = _mm512_add_ps(c1[r], _mm512_loadu_ps(c + 16));
+            }
+            _mm512_storeu_ps(c, c0[r]);
+            _mm512_storeu_ps(c + 16, c1[r]);
+        }
+    }
+
+    [[gnu::target("avx512f")]] static void matvec(const std::uint16_t* B, long n, const float* x, float* y) {
+        const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, b0 = a0, b1 = a0;  // even and odd k accumulate apart
+        for (long k = 0; k < n; k += 2) {
+            const __m512i v0 = _mm512_load_si512(B + k * kNR), v1 = _mm512_load_si512(B + k * kNR + 32);
+            const __m512 xe = _mm512_set1_ps(x[k]), xo = _mm512_set1_ps(x[k + 1]);
+            a0 = _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), a0);
+            a1 = _mm512_fmadd_ps(xe, _mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), a1);
+            b0 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v0, high)), b0);
+            b1 = _mm512_fmadd_ps(xo, _mm512_castsi512_ps(_mm512_and_si512(v1, high)), b1);
+        }
+        _mm512_storeu_ps(y, _mm512_add_ps(a0, b0));
+        _mm512_storeu_ps(y + 16, _mm512_add_ps(a1, b1));
+    }
+};
+
+bool has_avx512() { return __builtin_cpu_supports("avx512f"); }
+bool has_avx512_bf16() { return has_avx512() && __builtin_cpu_supports("avx512bf16"); }
 
 }  // namespace
 
 extern const MatmulKernel bf16{
-    "matmul.bf16", "bfloat16 weights, AVX512-BF16 vdpbf16ps dot products on bf16 activations", 1e-2f, 2.0f,
-    has_avx512, pack_bf16, run_bf16,
+    "matmul.bf16", "bfloat16 weights packed for vdpbf16ps (pairs of k per lane), activations converted once per call", 1e-2f, 2.0f,
+    has_avx512_bf16, gemm::pack_weights<Bf16Dot>, gemm::run<Bf16Dot>,
 };
 
 extern const MatmulKernel bf16_widening{
-    "matmul.bf16-widening", "bfloat16 weights widened to fp32 in registers, fp32 activations and FMA", 5e-3f, 2.0f,
-    has_avx512, pack_bf16, run_bf16_widening,
+    "matmul.bf16-widening", "matmul.bf16's strips widened to fp32 in registers, fp32 activations and FMA", 5e-3f, 2.0f,
+    has_avx512, gemm::pack_weights<Bf16Widening>, gemm::run<Bf16Widening>,
+};
+
+extern const MatmulKernel tbb_bf16{
+    "matmul.tbb-bf16", "matmul.bf16's strips in parallel over the TBB arena (grain: a few hundred KiB of weights)", 1e-2f, 2.0f,
+    has_avx512_bf16, gemm::pack_weights<Bf16Dot>, gemm::run_parallel<Bf16Dot>,
 };
 
 }  // namespace wb::matmul

@@ -1,29 +1,160 @@
-// The BLIS-style GEMM shared by matmul.tiled and matmul.tbb: weights packed once into strips of
-// kNR output columns ([n][kNR], zero-padded), activations packed per call into strips of kMR rows,
-// an kMR x kNR register-blocked microkernel, and a blocking driver whose block sizes are data.
+// The BLIS-style GEMM driver shared by the packed kernels (matmul.tiled, matmul.tbb, the bf16 ones):
+// weights packed once into strips of kNR output columns, activations packed per call into strips of
+// kMR rows, a kMR x kNR register-blocked microkernel, and a blocking loop whose block sizes are data.
+// The driver is generic over a microkernel family, a struct of types, sizes and two functions:
+//   Weight, Activation             the packed element types
+//   kMR, kNR                       the register tile: activation rows x output columns
+//   kDepth                         consecutive k values side by side in a strip (2 for vdpbf16ps' pairs)
+//   kBlocking                      the block sizes
+//   weight(float), activation(float)  one element converted for packing
+//   tile(kc, A, B, C, ldc, accumulate)   C[kMR x kNR] (+)= A[kc][kMR] . B[kc][kNR], kc a multiple of kDepth
+//   matvec(B, n, x, y)             y[kNR] = x[n] . one whole strip of n (padded) rows
+// A strip of `width` rows over n (padded to kDepth) is laid out [n / kDepth][width][kDepth].
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <type_traits>
+
+#include "kernels/exec_context.h"
 #include "kernels/kernel.h"
+#include "kernels/matmul/f32.h"
 
 namespace wb::matmul::gemm {
 
-inline constexpr int kMR = 8;   // activation rows per microkernel call
-inline constexpr int kNR = 32;  // output columns per microkernel call (two AVX-512 vectors)
-
 struct Blocking {
-    int kc;          // depth of one pass: a kc x kNR weight micro-panel stays in L1
-    int nc_strips;   // strips per column block: their C tiles stay in L2 across the depth passes
+    int kc;         // depth of one pass: a kc x kNR weight micro-panel stays in L1
+    int nc_strips;  // strips per column block: their C tiles stay in L2 across the depth passes
 };
-inline constexpr Blocking kBlocking{256, 8};
 
-int strips(const PackedWeight& w);  // ceil(d / kNR)
+// fp32 weights and activations, FMA (matmul.tiled, matmul.tbb).
+struct F32 {
+    using Weight = float;
+    using Activation = float;
+    static constexpr int kMR = 8;   // two AVX-512 vectors of columns by 8 rows: 16 accumulators
+    static constexpr int kNR = 32;
+    static constexpr int kDepth = 1;
+    static constexpr Blocking kBlocking{256, 8};
+    static float weight(float w) { return w; }
+    static float activation(float x) { return x; }
+    static void tile(int kc, const float* A, const float* B, float* C, long ldc, bool accumulate);
+    static void matvec(const float* B, long n, const float* x, float* y);
+};
 
-PackedWeight pack_weights(const WeightView& w, ExecContext& ctx);
+template <class M>
+long depth(long n) {
+    return (n + M::kDepth - 1) / M::kDepth * M::kDepth;
+}
 
-// Activations x[m x n] packed into ceil(m / kMR) strips of [n][kMR] (scratch slot 0); null when m == 1.
-const float* pack_activations(const float* x, int m, int n, ExecContext& ctx);
+template <class M>
+int strips(const PackedWeight& w) {
+    return (w.d + M::kNR - 1) / M::kNR;
+}
 
-// y[:, columns of strips s0 .. s1) for all m rows; a is pack_activations' result (x is used when m == 1).
-void run_strips(const PackedWeight& w, const float* a, const float* x, float* y, int m, int s0, int s1);
+// Rows [0, rows) of src[rows x n] converted and packed into strips of `width` rows, zero-padded.
+template <class M, auto convert, class T>
+void pack_strips(const float* src, long rows, long n, long width, T* dst) {
+    constexpr long D = M::kDepth;
+    const long np = depth<M>(n);
+    for (long s = 0; s * width < rows; s++) {
+        T* strip = dst + s * np * width;
+        const long valid = std::min(width, rows - s * width);
+        if (valid < width || np > n) std::fill_n(strip, np * width, T{});
+        for (long j = 0; j < valid; j++) {
+            const float* row = src + (s * width + j) * n;
+            T* out = strip + j * D;
+            long k = 0;
+            for (; k + D <= n; k += D, out += width * D) {
+                for (long t = 0; t < D; t++) out[t] = convert(row[k + t]);
+            }
+            for (long t = 0; k + t < n; t++) out[t] = convert(row[k + t]);
+        }
+    }
+}
+
+template <class M>
+PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
+    const PackedWeight src = prepare_f32(view, ctx);
+    const long d = src.d, n_strips = strips<M>(src);
+    std::shared_ptr<void> storage =
+        aligned_buffer(static_cast<std::size_t>(n_strips * M::kNR * depth<M>(src.n)) * sizeof(typename M::Weight));
+    pack_strips<M, M::weight>(static_cast<const float*>(src.data), d, src.n, M::kNR,
+                              static_cast<typename M::Weight*>(storage.get()));
+    return owning(std::move(storage), src);
+}
+
+// x[m x n] in the microkernel's layout, once per call (scratch slot 0): ceil(m / kMR) strips of kMR rows,
+// or for m = 1 the row itself (x when it needs no conversion or padding).
+template <class M>
+const typename M::Activation* pack_activations(const float* x, int m, int n, ExecContext& ctx) {
+    using A = typename M::Activation;
+    if constexpr (std::is_same_v<A, float>) {
+        if (m == 1 && n % M::kDepth == 0) return x;
+    }
+    const long width = m == 1 ? 1 : M::kMR, count = (m + width - 1) / width * width * depth<M>(n);
+    auto* a = reinterpret_cast<A*>(ctx.scratch((static_cast<std::size_t>(count) * sizeof(A) + 3) / 4));
+    pack_strips<M, M::activation>(x, m, n, width, a);
+    return a;
+}
+
+// y[:, columns of strips s0 .. s1) for all m rows; a is pack_activations' result.
+template <class M>
+void run_strips(const PackedWeight& w, const typename M::Activation* a, float* y, int m, int s0, int s1) {
+    constexpr int MR = M::kMR, NR = M::kNR;
+    const auto* B = static_cast<const typename M::Weight*>(w.data);
+    const long n = depth<M>(w.n), d = w.d;
+    alignas(64) float edge[MR * NR];  // an edge tile's result before its valid part is written back
+    if (m == 1) {
+        for (long s = s0; s < s1; s++) {
+            const long cols = std::min<long>(NR, d - s * NR);
+            M::matvec(B + s * n * NR, n, a, cols == NR ? y + s * NR : edge);
+            if (cols < NR) std::copy_n(edge, cols, y + s * NR);
+        }
+        return;
+    }
+    const long panels = (m + MR - 1) / MR;
+    for (long jc = s0; jc < s1; jc += M::kBlocking.nc_strips) {
+        const long jc_end = std::min<long>(s1, jc + M::kBlocking.nc_strips);
+        for (long pc = 0; pc < n; pc += M::kBlocking.kc) {
+            const int kc = static_cast<int>(std::min<long>(M::kBlocking.kc, n - pc));
+            for (long s = jc; s < jc_end; s++) {
+                const auto* Bp = B + s * n * NR + pc * NR;
+                const long cols = std::min<long>(NR, d - s * NR);
+                for (long p = 0; p < panels; p++) {
+                    const long rows = std::min<long>(MR, m - p * MR);
+                    const auto* Ap = a + p * n * MR + pc * MR;
+                    float* C = y + p * MR * d + s * NR;
+                    if (rows == MR && cols == NR) {
+                        M::tile(kc, Ap, Bp, C, d, pc > 0);
+                        continue;
+                    }
+                    M::tile(kc, Ap, Bp, edge, NR, false);
+                    for (long r = 0; r < rows; r++) {
+                        for (long j = 0; j < cols; j++) C[r * d + j] = pc > 0 ? C[r * d + j] + edge[r * NR + j] : edge[r * NR + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+template <class M>
+void run(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    run_strips<M>(w, pack_activations<M>(x, m, w.n, ctx), y, m, 0, strips<M>(w));
+}
+
+// Calls body(s0, s1) over strips [0, n_strips) in the context's arena, in grains of a few hundred KiB
+// of weights; with one thread it calls body(0, n_strips) directly (kernels/matmul/tbb.cpp).
+void for_strips(ExecContext& ctx, int n_strips, long strip_bytes, const std::function<void(int, int)>& body);
+
+// run<M> with the strips shared out over the context's threads; activations are packed once, before.
+template <class M>
+void run_parallel(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    const typename M::Activation* a = pack_activations<M>(x, m, w.n, ctx);
+    const long strip_bytes = depth<M>(w.n) * M::kNR * static_cast<long>(sizeof(typename M::Weight));
+    for_strips(ctx, strips<M>(w), strip_bytes, [&](int s0, int s1) { run_strips<M>(w, a, y, m, s0, s1); });
+}
 
 }  // namespace wb::matmul::gemm

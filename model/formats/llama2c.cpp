@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -202,9 +203,10 @@ void write_v0(const Config& c, const RowSource& rows, const ByteSink& out, const
     }
 }
 
-Vocab read_tokenizer_vocab(const std::string& path) {
+TokenizerFile read_tokenizer_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw LoadError(path + ": cannot open tokenizer");
+    if (!std::filesystem::is_regular_file(path)) throw LoadError(path + ": cannot read tokenizer: not a regular file");
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::size_t at = 0;
     auto read = [&](void* out, std::size_t n) {
@@ -215,21 +217,33 @@ Vocab read_tokenizer_vocab(const std::string& path) {
     std::int32_t max_len = 0;
     read(&max_len, sizeof max_len);
     if (max_len <= 0 || max_len > 4096) throw LoadError(path + ": not a tokenizer (max token length " + std::to_string(max_len) + ")");
-    Vocab v;
-    v.model = "llama";
-    v.bos = 1;
-    v.eos = 2;
+    TokenizerFile f;
     while (at < bytes.size()) {
-        const int id = static_cast<int>(v.tokens.size());
         float score;
         std::int32_t len;
         read(&score, sizeof score);
         read(&len, sizeof len);
         if (len < 0 || len > max_len) {
-            throw LoadError(path + ": corrupt tokenizer: token " + std::to_string(id) + " has length " + std::to_string(len));
+            throw LoadError(path + ": corrupt tokenizer: token " + std::to_string(f.pieces.size()) + " has length " + std::to_string(len));
         }
         std::string piece(static_cast<std::size_t>(len), '\0');
         read(piece.data(), piece.size());
+        f.pieces.push_back(std::move(piece));
+        f.scores.push_back(score);
+    }
+    return f;
+}
+
+Vocab read_tokenizer_vocab(const std::string& path) {
+    TokenizerFile f = read_tokenizer_file(path);
+    if (f.pieces.size() < 3) throw LoadError(path + ": a tokenizer of " + std::to_string(f.pieces.size()) + " tokens has no <unk> <s> </s>");
+    Vocab v;
+    v.model = "llama";
+    v.bos = 1;
+    v.eos = 2;
+    v.scores = std::move(f.scores);
+    for (std::size_t id = 0; id < f.pieces.size(); id++) {
+        std::string& piece = f.pieces[id];
         // SentencePiece's forms: llama2.c's export wrote "\n<s>\n" and "\n</s>\n", and space for U+2581.
         int type = 1;
         if (id == 0) {
@@ -245,10 +259,8 @@ Vocab read_tokenizer_vocab(const std::string& path) {
             piece = std::move(spm);
         }
         v.tokens.push_back(std::move(piece));
-        v.scores.push_back(score);
         v.token_types.push_back(type);
     }
-    if (v.tokens.size() < 3) throw LoadError(path + ": a tokenizer of " + std::to_string(v.tokens.size()) + " tokens has no <unk> <s> </s>");
     return v;
 }
 

@@ -1,6 +1,6 @@
-// libFuzzer target: a 2-byte little-endian vocabulary size, then the bytes of a tokenizer.bin file.
-// The Tokenizer constructor must throw LoadError or give a tokenizer that encodes and decodes
-// any text without reading outside its vocabulary.
+// libFuzzer target: a 2-byte little-endian vocabulary size, then the bytes of a tokenizer file (a llama2.c
+// tokenizer.bin, or a GGUF vocabulary when the bytes start with its magic). open_tokenizer must throw
+// LoadError or give a tokenizer that encodes and decodes any text without reading outside its vocabulary.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "model/checkpoint.h"
+#include "model/load_error.h"
 #include "model/tokenizer.h"
 
 namespace {
@@ -36,14 +36,14 @@ constexpr char kProbeText[] = "Once upon a time \xC3\xA9 \xF0\x9F\x99\x82 \x80 \
 
 void exercise(const Tokenizer& tok) {
     const int vocab = tok.vocab_size();
-    int prev = Tokenizer::kBos;
+    int prev = tok.bos();
     TextDecoder decoder(tok);
     for (const int id : tok.encode(kProbeText, true, true)) {
         if (id < 0 || id >= vocab) std::abort();
         decoder.next(prev, id);
         prev = id;
     }
-    for (int id = 0; id < vocab; id++) decoder.next(id == 0 ? Tokenizer::kBos : id - 1, id);
+    for (int id = 0; id < vocab; id++) decoder.next(id == 0 ? tok.bos() : id - 1, id);
     decoder.finish();
 }
 
@@ -54,8 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size < 2) return 0;
     const int vocab_size = data[0] | data[1] << 8;
     try {
-        const Tokenizer tok(file.write(data + 2, size - 2), vocab_size);
-        exercise(tok);
+        exercise(*open_tokenizer(file.write(data + 2, size - 2), vocab_size));
     } catch (const LoadError&) {
         // Refusing bad bytes is the expected outcome; any other exception escapes and is reported.
     }

@@ -1,7 +1,8 @@
 // make_seeds OUT_DIR MODELS_DIR: writes the fuzzers' seed corpora, one directory per fuzzer:
 // tiny synthetic checkpoints in v0, v1 and v2 form and truncated copies; tiny GGUF models of each written
 // type, with Llama 3's RoPE, a vocabulary-only GGUF and cut copies; tokenizers (tok512.bin,
-// a minimal synthetic one, a cut tokenizer.bin) behind their vocabulary size; texts and token ids.
+// a minimal synthetic one, a cut tokenizer.bin, small GGUF vocabularies of both kinds) behind their
+// vocabulary size; texts and token ids.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -158,6 +159,120 @@ std::string with_vocab(int vocab, const std::string& file) {
     return std::string{static_cast<char>(vocab & 0xFF), static_cast<char>(vocab >> 8)} + file;
 }
 
+// A GGUF v3 file with no tensors and these metadata entries, each already encoded as type + value.
+std::string gguf_file(const std::vector<std::pair<std::string, std::string>>& entries) {
+    std::string out = "GGUF";
+    append(out, std::uint32_t{3});
+    append(out, std::uint64_t{0});
+    append(out, static_cast<std::uint64_t>(entries.size()));
+    for (const auto& [key, typed_value] : entries) {
+        append(out, static_cast<std::uint64_t>(key.size()));
+        out += key + typed_value;
+    }
+    out.resize((out.size() + 31) / 32 * 32, '\0');
+    return out;
+}
+
+std::string gguf_string(const std::string& s) {
+    std::string out;
+    append(out, static_cast<std::uint64_t>(s.size()));
+    return out + s;
+}
+
+std::string typed_string(const std::string& s) {
+    std::string out;
+    append(out, std::uint32_t{8});
+    return out + gguf_string(s);
+}
+
+std::string typed_u32(std::uint32_t v) {
+    std::string out;
+    append(out, std::uint32_t{4});
+    append(out, v);
+    return out;
+}
+
+std::string typed_strings(const std::vector<std::string>& items) {
+    std::string out;
+    append(out, std::uint32_t{9});
+    append(out, std::uint32_t{8});
+    append(out, static_cast<std::uint64_t>(items.size()));
+    for (const std::string& s : items) out += gguf_string(s);
+    return out;
+}
+
+template <class T>
+std::string typed_array(std::uint32_t element_type, const std::vector<T>& items) {
+    std::string out;
+    append(out, std::uint32_t{9});
+    append(out, element_type);
+    append(out, static_cast<std::uint64_t>(items.size()));
+    for (const T& v : items) append(out, v);
+    return out;
+}
+
+// GPT-2's stand-in character for a byte (printable Latin-1 as itself, the rest from U+0100 in order), UTF-8.
+std::string stand_in(int byte) {
+    auto printable = [](int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
+    int cp = byte;
+    if (!printable(byte)) {
+        cp = 0x100;
+        for (int b = 0; b < byte; b++) cp += printable(b) ? 0 : 1;
+    }
+    if (cp < 0x80) return std::string(1, static_cast<char>(cp));
+    return {static_cast<char>(0xC0 | cp >> 6), static_cast<char>(0x80 | (cp & 0x3F))};
+}
+
+// A byte-level BPE vocabulary as Llama 3's GGUF files spell it: byte tokens, a few merges, control tokens.
+std::string gguf_bpe_vocab(int& vocab_size) {
+    std::vector<std::string> tokens;
+    for (int b = 0; b < 256; b++) tokens.push_back(stand_in(b));
+    const std::vector<std::string> merges{"\xC4\xA0 t", "h e", "\xC4\xA0t he", "i n", "\xC4\xA0 \xC4\xA0"};
+    for (const std::string& m : merges) {
+        std::string joined = m;
+        joined.erase(joined.find(' '), 1);
+        tokens.push_back(joined);
+    }
+    std::vector<std::int32_t> types(tokens.size(), 1);
+    for (const char* control : {"<|begin_of_text|>", "<|eot_id|>", "<|start_header_id|>", "<|end_header_id|>"}) {
+        tokens.push_back(control);
+        types.push_back(3);
+    }
+    vocab_size = static_cast<int>(tokens.size());
+    return gguf_file({{"tokenizer.ggml.model", typed_string("gpt2")},
+                      {"tokenizer.ggml.pre", typed_string("llama-bpe")},
+                      {"tokenizer.ggml.tokens", typed_strings(tokens)},
+                      {"tokenizer.ggml.token_type", typed_array(5, types)},
+                      {"tokenizer.ggml.merges", typed_strings(merges)},
+                      {"tokenizer.ggml.bos_token_id", typed_u32(static_cast<std::uint32_t>(vocab_size - 4))},
+                      {"tokenizer.ggml.eos_token_id", typed_u32(static_cast<std::uint32_t>(vocab_size - 3))}});
+}
+
+// A SentencePiece vocabulary as GGUF spells it: <unk> <s> </s>, byte tokens, pieces with U+2581 for spaces.
+std::string gguf_spm_vocab(int& vocab_size) {
+    std::vector<std::string> tokens{"<unk>", "<s>", "</s>"};
+    std::vector<std::int32_t> types{2, 3, 3};
+    char byte_token[8];
+    for (int b = 0; b < 256; b++) {
+        std::snprintf(byte_token, sizeof byte_token, "<0x%02X>", b);
+        tokens.push_back(byte_token);
+        types.push_back(6);
+    }
+    for (const char* piece : {"\xE2\x96\x81", "a", "b", "\xE2\x96\x81" "a", "ab", "\xE2\x96\x81" "ab"}) {
+        tokens.push_back(piece);
+        types.push_back(1);
+    }
+    std::vector<float> scores(tokens.size());
+    for (std::size_t i = 0; i < scores.size(); i++) scores[i] = -static_cast<float>(i);
+    vocab_size = static_cast<int>(tokens.size());
+    return gguf_file({{"tokenizer.ggml.model", typed_string("llama")},
+                      {"tokenizer.ggml.tokens", typed_strings(tokens)},
+                      {"tokenizer.ggml.scores", typed_array(6, scores)},
+                      {"tokenizer.ggml.token_type", typed_array(5, types)},
+                      {"tokenizer.ggml.bos_token_id", typed_u32(1)},
+                      {"tokenizer.ggml.eos_token_id", typed_u32(2)}});
+}
+
 void tokenizer_loader_seeds(const fs::path& dir, const fs::path& models) {
     std::vector<std::string> pieces{"<unk>", "\n<s>\n", "\n</s>\n"};
     char byte_token[8];
@@ -173,6 +288,11 @@ void tokenizer_loader_seeds(const fs::path& dir, const fs::path& models) {
     if (!tok512.empty()) write_file(dir / "tok512", with_vocab(512, tok512));
     const std::string llama = read_file(models / "tokenizer.bin");
     if (!llama.empty()) write_file(dir / "tokenizer-cut", with_vocab(32000, llama.substr(0, 4000)));
+    int vocab = 0;
+    const std::string bpe = gguf_bpe_vocab(vocab);
+    write_file(dir / "gguf-bpe", with_vocab(vocab, bpe));
+    const std::string spm = gguf_spm_vocab(vocab);
+    write_file(dir / "gguf-spm", with_vocab(vocab, spm));
 }
 
 void tokenizer_text_seeds(const fs::path& dir) {
@@ -184,6 +304,10 @@ void tokenizer_text_seeds(const fs::path& dir) {
         {"bytes-no-bos", std::string("\x00tab\tnew\nline\x01\xFF\xC3", 16)},
         {"ids-512", std::string("\x08\x01\x00\x20\x01\xF9\x00\x9C\x00\x85\x00", 11)},
         {"ids-32000", std::string("\x09\x01\x00\x10\x27\x00\x7D\xAB\x01", 9)},
+        {"llama3-story", "\x12Once upon a time, there was a little dog named Max. I'm 42, it's 1234567."},
+        {"llama3-unicode", "\x16  na\xC3\xAFve caf\xC3\xA9\n\n\t\xF0\x9F\x99\x82\xE6\x97\xA5 <|eot_id|>"},
+        {"llama3-bytes", std::string("\x10\x00tab\tnew\nline\x01\xFF\xC3 \xF0\x9F", 20)},
+        {"llama3-ids", std::string("\x18\x09\xF4\x01\x00\xF4\x01\x09\x24\x00\xE8\x26\x00", 13)},
     };
     for (const auto& [name, bytes] : texts) write_file(dir / name, bytes);
 }
