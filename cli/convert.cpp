@@ -10,6 +10,7 @@
 #include "model/formats/gguf_model.h"
 #include "model/formats/llama2c.h"
 #include "model/memory_guard.h"
+#include "model/tokenizer.h"
 
 namespace {
 
@@ -96,7 +97,7 @@ int convert_main(int argc, char** argv) {
     } else if (!tokenizer && ck.format() == Format::gguf && ck.vocab() != nullptr) {
         options.vocab = tokenizer_metadata(gguf::GgufFile::open(*in));
     } else {
-        options.vocab = vocab_metadata(llama2c::read_tokenizer_vocab(tokenizer.value_or(cli::models_dir() + "/tokenizer.bin")));
+        options.vocab = vocab_metadata(llama2c_vocab(tokenizer.value_or(cli::models_dir() + "/tokenizer.bin")));
     }
     const std::uint64_t bytes = gguf_model_writer(c, options, *out).file_bytes();
     if (const std::optional<std::uint64_t> free = disk_space_for(*out)) require_disk(*out, bytes, *free);

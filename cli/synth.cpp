@@ -9,6 +9,7 @@
 #include "model/formats/llama2c.h"
 #include "model/memory_guard.h"
 #include "model/synthetic.h"
+#include "model/tokenizer.h"
 
 namespace {
 
@@ -77,7 +78,7 @@ int synth_main(int argc, char** argv) {
     options.type = type->type;
     options.name = "synthetic " + *shape_name;
     options.vocab = vocab_file ? tokenizer_metadata(gguf::GgufFile::open(*vocab_file))
-                               : vocab_metadata(llama2c::read_tokenizer_vocab(tokenizer.value_or(cli::models_dir() + "/tokenizer.bin")));
+                               : vocab_metadata(llama2c_vocab(tokenizer.value_or(cli::models_dir() + "/tokenizer.bin")));
     const std::uint64_t bytes = gguf_model_writer(*shape, options, *out).file_bytes();
     if (const std::optional<std::uint64_t> free = disk_space_for(*out)) require_disk(*out, bytes, *free);
     FileSink file(*out);

@@ -96,7 +96,7 @@ int trace_main(int argc, char** argv) {
         ck.emplace(Checkpoint::open(*model_path));
     }
     if (const std::optional<std::uint64_t> available = available_memory()) {  // both runs hold their weights at once
-        require_memory(ck->name(), ck->config(), *cand.matmul, *available / 2);
+        require_memory(ck->name(), ck->config(), footprint(*ck), *cand.matmul, *available / 2);
     }
     const std::unique_ptr<Tokenizer> tok =
         model_tokenizer(ck->vocab(), ck->name(), ck->config().vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");

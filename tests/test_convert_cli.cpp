@@ -12,6 +12,7 @@
 #include "model/formats/gguf_model.h"
 #include "model/formats/llama2c.h"
 #include "model/synthetic.h"
+#include "model/tokenizer.h"
 #include "test_util.h"
 
 namespace wb {
@@ -128,7 +129,7 @@ TEST(Convert, BadArgumentsAndInputsGetOneLine) {
     rope.n_layers = 1;
     rope.rope_theta = 500000.0f;
     GgufModelOptions options;
-    options.vocab = vocab_metadata(llama2c::read_tokenizer_vocab(test::model_path("tok512.bin")));
+    options.vocab = vocab_metadata(llama2c_vocab(test::model_path("tok512.bin")));
     FileSink file(llama3);
     write_gguf_model(rope, synthetic_rows(rope, 1), options, file.sink(), llama3);
     file.close();

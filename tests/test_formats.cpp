@@ -148,19 +148,6 @@ TEST(GgufCheckpoint, TheFormatIsFoundByMagicNotExtension) {
     EXPECT_EQ(Checkpoint::open(bin_named_gguf).format(), Format::llama2c);
 }
 
-TEST(GgufCheckpoint, TokenizerBinBecomesTheVocabularyLlamaCppWrote) {
-    REQUIRE_MODEL("tok512.bin");
-    REQUIRE_MODEL("stories260K-f32.gguf");
-    const Vocab ours = llama2c::read_tokenizer_vocab(test::model_path("tok512.bin"));
-    const Vocab theirs = gguf::read_vocab(test::model_path("stories260K-f32.gguf"));
-    EXPECT_EQ(ours.model, theirs.model);
-    EXPECT_EQ(ours.tokens, theirs.tokens);
-    EXPECT_EQ(ours.scores, theirs.scores);
-    EXPECT_EQ(ours.token_types, theirs.token_types);
-    EXPECT_EQ(ours.bos, theirs.bos);
-    EXPECT_EQ(ours.eos, theirs.eos);
-}
-
 // A small model of each kind: shared classifier (llama2.c's), separate classifier with Llama 3's RoPE.
 std::vector<Config> small_configs() {
     Config shared = *find_shape("stories260K");

@@ -1,8 +1,8 @@
 // make_seeds OUT_DIR MODELS_DIR: writes the fuzzers' seed corpora, one directory per fuzzer:
 // tiny synthetic checkpoints in v0, v1 and v2 form and truncated copies; tiny GGUF models of each written
-// type, with Llama 3's RoPE, a vocabulary-only GGUF and cut copies; tokenizers (tok512.bin,
-// a minimal synthetic one, a cut tokenizer.bin, small GGUF vocabularies of both kinds) behind their
-// vocabulary size; texts and token ids.
+// type, with Llama 3's RoPE, a vocabulary-only GGUF and cut copies; tokenizers (tok512.bin, a minimal
+// synthetic one, a cut tokenizer.bin, small GGUF vocabularies of both kinds) behind their vocabulary size;
+// texts and token ids.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
