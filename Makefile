@@ -9,6 +9,8 @@ BENCH_ARGS ?= --profile --repetitions 3
 KERNEL_FILTER ?= .
 KERNEL_EXCLUDE ?= llama2-7B
 KERNEL_MIN_TIME ?= 0.05
+# Other engines measured on the same models: make bench PEERS="llama.cpp=/path/llama-bench llama2.c=/path/run,/path/runomp"
+PEERS ?=
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
 FUZZ_SECONDS ?= 60
 
@@ -43,7 +45,7 @@ bench: build
 	@$(PYTHON) scripts/run_kernel_sweep.py --bench build/bin/bench_kernels --filter '$(KERNEL_FILTER)' \
 	  --exclude '$(KERNEL_EXCLUDE)' --min-time $(KERNEL_MIN_TIME) --out $(RESULTS)/bench_kernels.json
 	@echo "[3/4] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
-	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS)
+	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
 	@echo "[4/4] report -> $(RESULTS)/report/REPORT.md"
 	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "cli/args.h"
 #include "harness/json.h"
 #include "harness/machine.h"
+#include "harness/peers.h"
 #include "harness/process.h"
 #include "harness/progress.h"
 #include "harness/record.h"
@@ -52,6 +54,7 @@ struct Options {
     std::vector<std::string> variants;  // empty: every available one
     std::vector<int> threads;
     std::vector<ModelSpec> models;
+    std::vector<Peer> peers;
     int prompt_tokens = 64, gen_tokens = 128, repetitions = 5;
     bool baselines = true, profile = false, quick = false;
     std::string output = "results";
@@ -78,13 +81,16 @@ void print_help() {
         "  --gen-tokens N        generated tokens (default 128)\n"
         "  --repetitions R       timed runs after one warm-up (default 5)\n"
         "  --no-baselines        skip the C and Python baselines\n"
+        "  --peer KIND=PATH      also measure another engine on the same models (repeatable); KIND is one of\n"
+        "                        %s: llama.cpp=a llama-bench binary, llama2.c=run binaries\n"
+        "                        (comma-separated); KIND:NAME=PATH names it in records and tables\n"
         "  --profile             also record time per operation per position, and sweep decode positions\n"
         "                        128 .. %d on the stories15M shape to find where attention overtakes the matmuls\n"
         "  --quick               a smoke run of about a minute (P=16, N=32, R=2, small models)\n"
         "  --output DIR          where records go (default results)\n"
         "  --help                this text\n"
         "Models directory (tokenizers, stories260K): $WORKBENCH_MODELS or %s\n",
-        shape_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
+        shape_names().c_str(), peer_kind_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
 }
 
 // "a,b" -> {a, b}; an empty list or an empty item is a usage error.
@@ -134,6 +140,17 @@ Options parse(int argc, char** argv) {
         } else if (a == "--repetitions") {
             o.repetitions = static_cast<int>(cli::parse_int(a, args.value(), 1, 1000));
             reps_set = true;
+        } else if (a == "--peer") {
+            try {
+                for (Peer& p : parse_peer_argument(args.value())) {
+                    for (const Peer& q : o.peers) {
+                        if (q.label() == p.label()) throw cli::UsageError("--peer " + p.label() + " given twice (name one with KIND:NAME=PATH)");
+                    }
+                    o.peers.push_back(std::move(p));
+                }
+            } catch (const std::invalid_argument& e) {
+                throw cli::UsageError(e.what());
+            }
         } else if (a == "--no-baselines") {
             o.baselines = false;
         } else if (a == "--profile") {
@@ -231,16 +248,43 @@ double decode_of(const std::vector<Row>& rows, const std::string& label, int thr
     return 0;
 }
 
-void print_table(const std::string& model, const std::vector<Row>& rows) {
+// The fastest decode of the named peer's runs in this weight type at this thread count (0: none).
+double peer_decode_of(const std::vector<Row>& rows, const std::string& peer, const std::optional<std::string>& type, int threads) {
+    double best = 0;
+    for (const Row& r : rows) {
+        const Record& p = r.record;
+        if (p.peer && p.peer->name == peer && type && p.weight_type == type && r.threads == threads && p.status == "ok") {
+            best = std::max(best, p.decode_tok_s.median);
+        }
+    }
+    return best;
+}
+
+// "median ± sd", or "—" for a rate the program does not report.
+std::string rate(const Summary& s) {
+    if (!std::isfinite(s.median)) return "—";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, std::isfinite(s.stddev) ? "%.1f ± %.1f" : "%.1f", s.median, s.stddev);
+    return buf;
+}
+
+void print_table(const std::string& model, const std::vector<Row>& rows, const std::vector<Peer>& peers) {
     auto ratio = [](double a, double b) -> std::string {
-        if (a <= 0 || b <= 0) return "—";
+        if (!(a > 0) || !(b > 0)) return "—";
         char buf[32];
         std::snprintf(buf, sizeof buf, "%.2fx", a / b);
         return buf;
     };
+    std::vector<std::string> peer_names;  // one "vs" column each, like for like in weight type
+    for (const Peer& p : peers) {
+        if (std::find(peer_names.begin(), peer_names.end(), p.name) == peer_names.end()) peer_names.push_back(p.name);
+    }
     std::printf("\n### %s\n\n", model.c_str());
-    std::printf("| variant | threads | prefill tok/s | decode tok/s | TTFT ms | vs C runfast/omp | vs Python | vs naive | status |\n");
-    std::printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+    std::printf("| variant | threads | prefill tok/s | decode tok/s | TTFT ms | vs C runfast/omp | vs Python | vs naive |");
+    for (const std::string& n : peer_names) std::printf(" vs %s |", n.c_str());
+    std::printf(" status |\n|");
+    for (std::size_t i = 0; i < 9 + peer_names.size(); i++) std::printf(" --- |");
+    std::printf("\n");
     const double python = decode_of(rows, "python", 1);
     for (const Row& r : rows) {
         const Record& rec = r.record;
@@ -249,10 +293,16 @@ void print_table(const std::string& model, const std::vector<Row>& rows) {
         const double dec = rec.status == "ok" ? rec.decode_tok_s.median : 0.0;
         std::string status = rec.status;
         if (rec.agreement) status += " (agreement " + std::to_string(static_cast<int>(*rec.agreement * 100 + 0.5)) + "%)";
-        std::printf("| %s | %d | %.1f ± %.1f | %.1f ± %.1f | %.1f | %s | %s | %s | %s |\n", r.label.c_str(), r.threads,
-                    rec.prefill_tok_s.median, rec.prefill_tok_s.stddev, rec.decode_tok_s.median, rec.decode_tok_s.stddev,
-                    rec.ttft_ms.median, ratio(dec, c).c_str(), ratio(dec, python).c_str(), ratio(dec, naive).c_str(),
-                    status.c_str());
+        if (rec.error) status += ": " + *rec.error;
+        char ttft[32] = "—";
+        if (std::isfinite(rec.ttft_ms.median)) std::snprintf(ttft, sizeof ttft, "%.1f", rec.ttft_ms.median);
+        std::printf("| %s | %d | %s | %s | %s | %s | %s | %s |", r.label.c_str(), r.threads, rate(rec.prefill_tok_s).c_str(),
+                    rate(rec.decode_tok_s).c_str(), ttft, ratio(dec, c).c_str(), ratio(dec, python).c_str(),
+                    ratio(dec, naive).c_str());
+        for (const std::string& n : peer_names) {
+            std::printf(" %s |", ratio(dec, peer_decode_of(rows, n, rec.weight_type, r.threads)).c_str());
+        }
+        std::printf(" %s |\n", status.c_str());
     }
     std::fflush(stdout);
 }
@@ -288,7 +338,7 @@ public:
             } catch (const Interrupted&) {
                 completed = false;
             }
-            print_table(spec.name, rows);
+            print_table(spec.name, rows, o_.peers);
             if (!completed) break;
         }
         std::fprintf(stderr, "bench_all: %s; records in %s/%s.jsonl and .csv\n", progress_->summary().c_str(),
@@ -322,6 +372,11 @@ private:
             const int n = static_cast<int>(o_.variants.size() * o_.threads.size());
             jobs += n;
             total += n * work(c, run_positions(c), variant_runs());
+            for (const Peer& peer : o_.peers) {
+                const int n_peer = static_cast<int>(peer_jobs(peer).size());
+                jobs += n_peer;
+                total += n_peer * work(c, run_positions(c), o_.repetitions + 1);  // + its warm-up
+            }
             if (!o_.baselines) continue;
             for (const Baseline& b : baselines()) {
                 for (const int threads : o_.threads) {
@@ -389,6 +444,85 @@ private:
             }
         }
         if (o_.baselines) run_baselines(m, tok, text, P, N, rows);
+        if (!o_.peers.empty()) run_peers(m, text, P, N, rows);
+    }
+
+    // Each peer on this model in each weight type it shares with the run's variants, at each thread count it can use.
+    void run_peers(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
+        PeerModels files(m.spec.name, peer_model_writer(m.checkpoint, m.tokenizer_path));
+        const Checkpoint& ck = m.checkpoint;
+        if (!m.file.empty() && (ck.format() == Format::synthetic || (ck.format() == Format::llama2c && ck.version() == 0))) {
+            files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);  // the baselines' v0 file
+        }
+        for (const Peer& peer : o_.peers) {
+            const std::vector<std::pair<DType, int>> jobs = peer_jobs(peer);
+            if (jobs.empty()) {
+                std::fprintf(stderr, "bench_all: %s: %s skipped, no variant of the run streams a type it takes\n",
+                             m.spec.name.c_str(), peer.label().c_str());
+                continue;
+            }
+            const std::string output = peer.kind->outputs.empty() ? "" : peer_output(peer);
+            for (const auto& [type, threads] : jobs) {
+                check_stop();
+                rows.push_back({peer_variant(peer, type), threads, measure_peer_run(m, files, peer, type, text, P, N, threads, output)});
+                append_record(rows.back().record, o_.output, stem_);
+            }
+        }
+    }
+
+    // A peer's measurements on each model: each weight type it shares with the run's variants, at each thread
+    // count its binary can use.
+    std::vector<std::pair<DType, int>> peer_jobs(const Peer& peer) const {
+        std::vector<DType> run_types;
+        for (const std::string& v : o_.variants) {
+            const std::optional<DType> t = streamed_type(*resolve_variant(v).matmul);
+            if (t && std::find(run_types.begin(), run_types.end(), *t) == run_types.end()) run_types.push_back(*t);
+        }
+        std::vector<std::pair<DType, int>> jobs;
+        for (const DType type : paired_types(*peer.kind, run_types)) {
+            for (const int threads : o_.threads) {
+                if (runs_threads(peer, threads)) jobs.emplace_back(type, threads);
+            }
+        }
+        return jobs;
+    }
+
+    // The output format the peer's binary supports, from its --help (asked once per binary).
+    std::string peer_output(const Peer& peer) {
+        auto [it, fresh] = peer_outputs_.try_emplace(peer.binary);
+        if (fresh) {
+            std::string help;
+            try {
+                const ProcessResult p = run_process({peer.binary, "--help"}, {}, &g_child);
+                help = p.out + p.err;
+            } catch (const std::exception&) {
+            }
+            it->second = choose_output(*peer.kind, help);
+        }
+        return it->second;
+    }
+
+    Record measure_peer_run(const Model& m, PeerModels& files, const Peer& peer, DType type, const std::string& text, int P,
+                            int N, int threads, const std::string& output) {
+        Record r = base_record(m, "peer", peer_variant(peer, type), threads, P, N);
+        r.build.compiler = r.build.flags = "";  // the peer's own build, named by peer.version
+        const Config& c = m.checkpoint.config();
+        announce(r.variant, threads, m.spec.name, work(c, run_positions(c), o_.repetitions + 1));
+        PeerJob job{"", m.tokenizer_path, text, P, N, o_.repetitions, threads, output};
+        const RunProgram run = [](const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+            ProcessResult p = run_process(argv, env, &g_child);
+            check_stop();
+            return p;
+        };
+        try {
+            job.model_file = files.file(peer.kind->format, type);
+        } catch (const std::runtime_error& e) {
+            fail_peer(peer, type, job, e.what(), r);
+        }
+        if (r.status == "ok") measure_peer(peer, type, job, run, r);
+        if (r.status == "ok") std::fprintf(stderr, " decode %.1f tok/s\n", r.decode_tok_s.median);
+        else std::fprintf(stderr, " failed: %s\n", r.error.value_or("").c_str());
+        return r;
     }
 
     // One greedy run of a variant on one thread (the correctness gate's reference).
@@ -407,6 +541,7 @@ private:
         Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
         r.matmul = k.matmul->name;
         r.attention = k.attention->name;
+        if (const std::optional<DType> t = streamed_type(*k.matmul)) r.weight_type = traits(*t).name;
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));
         std::fprintf(stderr, " gate");
@@ -562,6 +697,7 @@ private:
     Record measure_baseline(const Model& m, const Baseline& b, const std::string& text, int P, int N, int threads, int reps) {
         Record r = base_record(m, "baseline", b.name, threads, P, N);
         r.repetitions = reps;
+        r.weight_type = traits(DType::f32).name;
         r.build.compiler = b.compiler;
         r.build.flags = b.flags;
         std::vector<std::string> argv = b.command;
@@ -603,6 +739,7 @@ private:
     BuildInfo build_;
     std::string stem_, bin_dir_;
     std::optional<Progress> progress_;
+    std::map<std::string, std::string> peer_outputs_;  // binary -> its output format
 };
 
 int bench_main(int argc, char** argv) {

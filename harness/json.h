@@ -1,8 +1,10 @@
-// A small JSON writer: enough for result records and machine.json, nothing more.
+// A small JSON writer (result records, machine.json) and reader (other programs' output), nothing more.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace wb {
@@ -36,5 +38,22 @@ private:
 };
 
 std::string json_escape(std::string_view s);
+
+// A parsed JSON value.
+struct JsonValue {
+    enum class Type { null, boolean, number, string, array, object };
+    Type type = Type::null;
+    bool boolean = false;
+    double number = 0;
+    std::string string;
+    std::vector<JsonValue> array;
+    std::vector<std::pair<std::string, JsonValue>> object;  // members in file order
+
+    const JsonValue* find(std::string_view key) const;  // an object's member; null when absent or not an object
+};
+
+// The one value text holds (surrounding white space allowed); nullopt when it is not valid JSON or nests
+// deeper than 64 levels.
+std::optional<JsonValue> parse_json(std::string_view text);
 
 }  // namespace wb

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <memory>
 #include <sstream>
 
@@ -30,6 +31,11 @@ Summary summarize(std::vector<double> samples) {
     for (const double v : samples) var += (v - mean) * (v - mean);
     s.stddev = n > 1 ? std::sqrt(var / static_cast<double>(n - 1)) : 0.0;
     return s;
+}
+
+Summary not_measured() {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    return {{}, nan, nan, nan, nan};
 }
 
 static std::string command_output(const std::string& command) {
@@ -88,6 +94,14 @@ std::string to_json(const Record& r) {
         .field("variant", r.variant);
     optional_string(j, "matmul", r.matmul);
     optional_string(j, "attention", r.attention);
+    optional_string(j, "weight_type", r.weight_type);
+    j.key("peer");
+    if (r.peer) {
+        j.begin_object().field("kind", r.peer->kind).field("name", r.peer->name).field("binary", r.peer->binary)
+            .field("version", r.peer->version).field("backend", r.peer->backend).end_object();
+    } else {
+        j.null();
+    }
     j.field("threads", r.threads)
         .field("model", r.model)
         .field("model_source", r.model_source)
@@ -101,6 +115,7 @@ std::string to_json(const Record& r) {
     j.field("peak_rss_mb", r.peak_rss_mb).field("status", r.status).key("agreement");
     if (r.agreement) j.value(*r.agreement);
     else j.null();
+    optional_string(j, "error", r.error);
     j.key("profile");
     if (r.profile) {
         j.begin_object();
@@ -116,18 +131,31 @@ std::string to_json(const Record& r) {
 std::string csv_header() {
     return "timestamp,git_sha,impl,variant,matmul,attention,threads,model,model_bytes,prompt_tokens,gen_tokens,"
            "repetitions,prefill_tok_s_median,prefill_tok_s_stddev,decode_tok_s_median,decode_tok_s_stddev,"
-           "ttft_ms_median,peak_rss_mb,status,agreement";
+           "ttft_ms_median,peak_rss_mb,status,agreement,weight_type,peer_version,error";
 }
 
 std::string to_csv(const Record& r) {
     std::ostringstream o;
-    auto quoted = [](const std::string& s) { return s.find_first_of(",\"") == std::string::npos ? s : json_escape(s); };
+    auto quoted = [](const std::string& s) {  // RFC 4180: fields with a comma, quote or line break are quoted
+        if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
+        std::string q = "\"";
+        for (const char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return q + "\"";
+    };
+    // Rates a program does not report are empty cells.
+    auto rate = [](double v) {
+        std::ostringstream cell;
+        if (std::isfinite(v)) cell << v;
+        return cell.str();
+    };
     o << r.timestamp << ',' << r.build.git_sha << ',' << r.impl << ',' << quoted(r.variant) << ','
       << r.matmul.value_or("") << ',' << r.attention.value_or("") << ',' << r.threads << ',' << quoted(r.model) << ','
       << r.model_bytes << ',' << r.prompt_tokens << ',' << r.gen_tokens << ',' << r.repetitions << ','
-      << r.prefill_tok_s.median << ',' << r.prefill_tok_s.stddev << ',' << r.decode_tok_s.median << ','
-      << r.decode_tok_s.stddev << ',' << r.ttft_ms.median << ',' << r.peak_rss_mb << ',' << r.status << ',';
+      << rate(r.prefill_tok_s.median) << ',' << rate(r.prefill_tok_s.stddev) << ',' << rate(r.decode_tok_s.median) << ','
+      << rate(r.decode_tok_s.stddev) << ',' << rate(r.ttft_ms.median) << ',' << r.peak_rss_mb << ',' << r.status << ',';
     if (r.agreement) o << *r.agreement;
+    o << ',' << r.weight_type.value_or("") << ',' << quoted(r.peer ? r.peer->version : "") << ','
+      << quoted(r.error.value_or(""));
     return o.str();
 }
 

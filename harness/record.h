@@ -15,19 +15,31 @@ struct Summary {
     double median = 0, stddev = 0, min = 0, max = 0;
 };
 Summary summarize(std::vector<double> samples);
+Summary not_measured();  // a rate a program does not report: no samples, every figure NaN (null in JSON)
 
 struct BuildInfo {
     std::string git_sha, compiler, flags, cpu, host;
 };
 BuildInfo build_info();  // of this binary, the source tree it came from and this machine
 
+// The peer a record measured (impl "peer").
+struct PeerInfo {
+    std::string kind;     // "llama.cpp", "llama2.c"
+    std::string name;     // the name its --peer gave (the kind's, unless KIND:NAME)
+    std::string binary;   // path of the program run
+    std::string version;  // its build commit, or "sha256:<hex>" of the binary where it prints none
+    std::string backend;  // the backend it names ("CPU"); empty when it names none
+};
+
 struct Record {
     std::string timestamp;  // UTC ISO 8601
     std::string command;    // the command line that produced it
     BuildInfo build;
-    std::string impl;     // "workbench" or "baseline"
-    std::string variant;  // variant or baseline name
+    std::string impl;     // "workbench", "baseline" or "peer"
+    std::string variant;  // variant, baseline or peer name ("llama.cpp Q8_0")
     std::optional<std::string> matmul, attention;
+    std::optional<std::string> weight_type;  // the number format the weights stream in: "F32", "Q8_0", ...
+    std::optional<PeerInfo> peer;
     int threads = 1;
     std::string model, model_source;
     long long model_bytes = 0;
@@ -36,6 +48,7 @@ struct Record {
     double peak_rss_mb = 0;
     std::string status = "ok";  // ok | diverged | failed
     std::optional<double> agreement;
+    std::optional<std::string> error;  // failed runs: the first error line
     std::optional<std::vector<std::pair<std::string, double>>> profile;  // ms per token per op
 };
 

@@ -211,6 +211,8 @@ def summary_rows(res, model, threads, field):
         if best:
             rows.append((f"best {fmt}: {best['variant']}", best, FORMAT_COLORS[fmt], None))
     for r in sorted(res.runs(model=model, impl="peer", threads=threads), key=lambda r: r["variant"]):
+        if median(r, field) is None:
+            continue  # a peer that does not report this rate (llama2.c's prefill)
         rows.append((f"{r['variant']} (peer)", r, FORMAT_COLORS.get(number_format(r)[0], "tab:gray"), "///"))
     for r in sorted(res.runs(model=model, impl="baseline", threads=threads), key=lambda r: -median(r, field)):
         rows.append((f"{r['variant']} (baseline)", r, BASELINE_COLOR, None))
@@ -487,6 +489,8 @@ def plot_threads(res, path):
         for ax, (field, phase) in zip(row, (("decode_tok_s", "decode"), ("prefill_tok_s", "prefill"))):
             ends = []
             for (impl, variant), rs in sorted(lines.items()):
+                if any(median(r, field) is None for r in rs):
+                    continue  # a peer that does not report this rate (llama2.c's prefill)
                 color = palette[(impl, variant)]
                 xs, ys = [r["threads"] for r in rs], [median(r, field) for r in rs]
                 ax.plot(xs, ys, "o-" if impl == "workbench" else "s--", color=color, markersize=4)
@@ -629,7 +633,7 @@ def distinct(values):
 
 def against_peers(res, record, field="decode_tok_s"):
     return ", ".join(f"{times(ratio(median(record, field), median(p, field)))} {p['variant']}"
-                     for p in sorted(res.peers(record), key=lambda p: p["variant"]))
+                     for p in sorted(res.peers(record), key=lambda p: p["variant"]) if median(p, field) is not None)
 
 
 def headline(res, machine, positions):
@@ -729,6 +733,8 @@ def machine_section(res, machine, bench_sources):
         for name in dict.fromkeys(r["variant"] for r in res.records if r["impl"] == impl):
             r = next(r for r in res.records if r["variant"] == name and r["impl"] == impl)
             how = " ".join(x for x in (r.get("compiler"), f"`{r['flags']}`" if r.get("flags") else "") if x)
+            if isinstance(r.get("peer"), dict):  # a peer's own build: its binary and version
+                how = f"`{r['peer'].get('binary', '')}` {r['peer'].get('version', '')}".strip()
             rows.append((f"{impl} {name}", how or "n/a"))
     if machine:
         for fmt, (key, what) in PEAKS.items():

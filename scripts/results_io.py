@@ -33,7 +33,8 @@ def _problem(obj):
         rate = obj.get(field)
         if not isinstance(rate, dict) or not (rate.get("median") is None or _is_num(rate["median"])):
             return f"'{field}' is not a timing object"
-        if obj["status"] == "ok" and not _is_num(rate.get("median")):
+        # A peer program may not report prefill or TTFT (null); every ok record has a decode rate.
+        if obj["status"] == "ok" and field == "decode_tok_s" and not _is_num(rate.get("median")):
             return f"'{field}' has no median on an ok record"
     if obj.get("profile") is not None and not (
             isinstance(obj["profile"], dict) and all(_is_num(v) for v in obj["profile"].values())):

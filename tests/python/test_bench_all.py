@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import tempfile
@@ -9,6 +10,8 @@ import time
 import unittest
 
 BIN = os.environ.get("WORKBENCH_BIN", "build/bin")
+MODELS = os.environ.get("WORKBENCH_MODELS", "../shared/models")
+PEER_FIXTURES = os.path.join(MODELS, "..", "fixtures", "peers")
 BENCH = os.path.join(BIN, "bench_all")
 SUMMARY_KEYS = {"samples", "median", "stddev", "min", "max"}
 
@@ -93,11 +96,116 @@ class BenchAllTest(unittest.TestCase):
             (["--variants", ""], "needs a comma-separated list"),
             (["--model", "/nonexistent/model.bin"], "no such checkpoint file"),
             (["--output", "/proc/not-here"], "not a writable directory"),
+            (["--peer", "vllm=/bin/sh"], "unknown kind 'vllm'"),
+            (["--peer", "llama.cpp"], "expects KIND=PATH"),
+            (["--peer", "llama.cpp="], "PATH is missing"),
+            (["--peer", "llama.cpp=/nonexistent/llama-bench"], "no such executable file"),
+            (["--peer", "llama2.c=/bin/sh,/nonexistent/runomp"], "no such executable file"),
+            (["--peer", "llama2.c=/bin/sh", "--peer", "llama2.c=/bin/sh"], "given twice"),
         ):
             run = subprocess.run([BENCH, *args], capture_output=True, text=True, timeout=60)
             self.assertNotEqual(run.returncode, 0, args)
             self.assertEqual(len(run.stderr.strip().splitlines()), 1, run.stderr)
             self.assertIn(phrase, run.stderr)
+
+
+def fake_peer(directory, name, body):
+    """An executable shell script standing in for a peer program; it appends its arguments to name.log."""
+    path = os.path.join(directory, name)
+    log = shlex.quote(path + ".log")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\n{body}')
+    os.chmod(path, 0o755)
+    return path
+
+
+@unittest.skipUnless(os.path.exists(BENCH), f"{BENCH} is not built")
+@unittest.skipUnless(os.path.isdir(PEER_FIXTURES), f"{PEER_FIXTURES} is missing")
+class PeersTest(unittest.TestCase):
+    """bench_all --peer with stand-ins that print the real programs' captured output."""
+
+    def test_peers_run_on_like_for_like_files_and_a_failing_peer_does_not_stop_the_run(self):
+        jsonl = shlex.quote(os.path.abspath(os.path.join(PEER_FIXTURES, "llama-bench-mainline-c392e50.jsonl")))
+        with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as bin_dir:
+            bench = fake_peer(bin_dir, "llama-bench", (
+                'case "$1" in --help) echo "  -o, --output <csv|json|jsonl|md|sql>"; exit 0;; esac\n'
+                '[ -s "$2" ] || { echo "main: error: failed to load model $2" >&2; exit 1; }\n'
+                f'cat {jsonl}\n'))
+            run = fake_peer(bin_dir, "run", (
+                '[ -s "$1" ] || { echo "Couldn\'t open file $1" >&2; exit 1; }\n'
+                'echo "OMP_NUM_THREADS=$OMP_NUM_THREADS" >> "$0.log"\n'
+                'echo "Once upon a time"; echo "achieved tok/s: 123.500000" >&2\n'))
+            broken = fake_peer(bin_dir, "runomp", 'echo "loading"; echo "run: something failed: error 42" >&2; exit 3\n')
+            result = subprocess.run(
+                [BENCH, "--synthetic", "stories260K", "--variants", "naive,q8,bf16", "--threads", "1",
+                 "--repetitions", "2", "--prompt-tokens", "8", "--gen-tokens", "8", "--no-baselines", "--output", out,
+                 "--peer", f"llama.cpp={bench}", "--peer", f"llama2.c={run}", "--peer", f"llama2.c:broken={broken}"],
+                capture_output=True, text=True, timeout=600)
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            records = load_records(out)
+            workbench = {r["variant"]: r for r in records if r["impl"] == "workbench"}
+            peers = {r["variant"]: r for r in records if r["impl"] == "peer"}
+            # fp32 and Q8_0 variants in the run: llama.cpp gets both files, llama2.c the fp32 one; nobody takes BF16.
+            self.assertEqual(set(peers), {"llama.cpp F32", "llama.cpp Q8_0", "llama2.c run F32", "broken runomp F32"})
+            self.assertEqual({v: r["weight_type"] for v, r in workbench.items()},
+                             {"naive": "F32", "q8": "Q8_0", "bf16": "BF16"})
+            P, N = workbench["naive"]["prompt_tokens"], workbench["naive"]["gen_tokens"]
+            for r in peers.values():
+                self.assertEqual((r["prompt_tokens"], r["gen_tokens"], r["threads"]), (P, N, 1))
+                self.assertEqual(r["peer"]["version"][:7], "sha256:")  # none of them prints a build commit
+            for v in ("llama.cpp F32", "llama.cpp Q8_0"):
+                r = peers[v]
+                self.assertEqual(r["status"], "ok", r)
+                self.assertEqual(r["weight_type"], v.split()[-1])
+                self.assertEqual(r["peer"]["kind"], "llama.cpp")
+                self.assertEqual(r["peer"]["backend"], "CPU")
+                self.assertEqual(r["decode_tok_s"]["samples"], [323.936, 324.459, 322.186])
+                self.assertIsNone(r["ttft_ms"]["median"])
+            l2c = peers["llama2.c run F32"]
+            self.assertEqual(l2c["status"], "ok", l2c)
+            self.assertEqual(l2c["decode_tok_s"]["samples"], [123.5, 123.5])
+            self.assertIsNone(l2c["prefill_tok_s"]["median"])
+            failed = peers["broken runomp F32"]
+            self.assertEqual(failed["status"], "failed")
+            self.assertEqual(failed["error"], "run: something failed: error 42")
+
+            # The command lines the peers got, and their model files gone afterwards.
+            with open(bench + ".log", encoding="utf-8") as f:
+                calls = [line.split() for line in f if not line.startswith("--help")]
+            self.assertEqual(len(calls), 2)
+            files = []
+            for argv in calls:
+                self.assertEqual(argv[0], "-m")
+                self.assertEqual(argv[2:], ["-p", str(P), "-n", str(N), "-r", "2", "-t", "1", "-o", "jsonl"])
+                files.append(argv[1])
+            self.assertEqual(sorted(os.path.basename(f) for f in files),
+                             ["stories260K-f32.gguf", "stories260K-q8_0.gguf"])
+            with open(run + ".log", encoding="utf-8") as f:
+                lines = f.read().splitlines()
+            self.assertEqual(lines.count("OMP_NUM_THREADS=1"), 3)  # a warm-up and two repetitions
+            argv = lines[0].split()
+            self.assertEqual(argv[1:7], ["-z", argv[2], "-t", "0", "-n", str(P + N - 1)])
+            self.assertEqual(argv[7], "-i")
+            files.append(argv[0])
+            for f in files:
+                self.assertFalse(os.path.exists(f), f)
+
+            # One table: workbench rows and peers side by side, with like-for-like ratio columns.
+            self.assertIn("| vs llama.cpp | vs llama2.c | vs broken | status |", result.stdout)
+            rows = {cells[0]: cells for cells in
+                    ([c.strip() for c in line.strip().strip("|").split("|")]
+                     for line in result.stdout.splitlines() if line.startswith("| "))}
+            header = rows["variant"]
+            col = {name: header.index(name) for name in ("vs llama.cpp", "vs llama2.c", "vs broken")}
+            for variant, peer in (("naive", "llama.cpp F32"), ("q8", "llama.cpp Q8_0")):
+                ratio = workbench[variant]["decode_tok_s"]["median"] / peers[peer]["decode_tok_s"]["median"]
+                self.assertEqual(rows[variant][col["vs llama.cpp"]], f"{ratio:.2f}x")
+            ratio = workbench["naive"]["decode_tok_s"]["median"] / 123.5
+            self.assertEqual(rows["naive"][col["vs llama2.c"]], f"{ratio:.2f}x")
+            self.assertEqual(rows["q8"][col["vs llama2.c"]], "—")  # no Q8_0 llama2.c
+            self.assertEqual(rows["bf16"][col["vs llama.cpp"]], "—")
+            self.assertEqual(rows["naive"][col["vs broken"]], "—")
+            self.assertIn("failed: run: something failed: error 42", result.stdout)
 
 
 if __name__ == "__main__":
