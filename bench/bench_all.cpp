@@ -541,6 +541,7 @@ private:
         Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
         r.matmul = k.matmul->name;
         r.attention = k.attention->name;
+        r.bytes_per_weight = k.matmul->weight_bytes;
         if (const std::optional<DType> t = streamed_type(*k.matmul)) r.weight_type = traits(*t).name;
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));

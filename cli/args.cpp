@@ -39,6 +39,27 @@ double parse_double(std::string_view flag, std::string_view text) {
     return v;
 }
 
+std::vector<std::string> parse_list(std::string_view flag, std::string_view text) {
+    std::vector<std::string> items;
+    std::size_t at = 0;
+    while (!text.empty()) {
+        const std::size_t comma = text.find(',', at);
+        const std::string_view item = text.substr(at, comma == std::string_view::npos ? comma : comma - at);
+        if (item.empty()) throw UsageError(std::string(flag) + " has an empty item in '" + std::string(text) + "'");
+        items.emplace_back(item);
+        if (comma == std::string_view::npos) break;
+        at = comma + 1;
+    }
+    if (items.empty()) throw UsageError(std::string(flag) + " needs a comma-separated list");
+    return items;
+}
+
+std::vector<int> parse_int_list(std::string_view flag, std::string_view text, int lo, int hi) {
+    std::vector<int> values;
+    for (const std::string& item : parse_list(flag, text)) values.push_back(static_cast<int>(parse_int(flag, item, lo, hi)));
+    return values;
+}
+
 Kernels variant_argument(std::string_view name) {
     try {
         return resolve_variant(name);

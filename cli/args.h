@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "variants/variants.h"
 
@@ -29,6 +30,10 @@ private:
 
 long long parse_int(std::string_view flag, std::string_view text, long long lo, long long hi);
 double parse_double(std::string_view flag, std::string_view text);
+// "a,b" -> {a, b}; an empty list or an empty item is a UsageError.
+std::vector<std::string> parse_list(std::string_view flag, std::string_view text);
+// A comma-separated list of whole numbers, each in [lo, hi].
+std::vector<int> parse_int_list(std::string_view flag, std::string_view text, int lo, int hi);
 
 // The variant named on a command line; an unknown name is a UsageError listing the known ones.
 Kernels variant_argument(std::string_view name);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/args.h"
 #include "harness/profiler.h"
@@ -37,6 +38,8 @@ void print_help() {
         "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
         "  --threads N        threads, 1..%d (default: all %u cores)\n"
         "  --synthetic SHAPE  random weights of a standard shape instead of a file: %s\n"
+        "  --parallel B       B continuations of the prompt decoded together (seeds s, s+1, ...), printed one\n"
+        "                     after another under a header each; the timing line counts every one's tokens\n"
         "  --profile          print time per operation per token (stderr) after the run\n"
         "  --list-variants    print the variants, one a line, and exit\n"
         "  --help             this text\n"
@@ -65,12 +68,15 @@ void print_profile(const Profiler& p, int positions) {
     }
 }
 
-// Refuses a model that would not fit in the memory available now (unless that cannot be read).
-void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels) {
+// Refuses a model and KV cache that would not fit in the memory available now (unless that cannot be read).
+void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels,
+                     CacheShape cache = {}) {
     if (const std::optional<std::uint64_t> available = available_memory()) {
-        require_memory(name, c, w, *kernels.matmul, *available);
+        require_memory(name, c, w, *kernels.matmul, *available, cache);
     }
 }
+
+constexpr int kMaxParallel = 4096;
 
 int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
@@ -81,6 +87,7 @@ int generate_main(int argc, char** argv) {
     long long seed = 0, steps = 256;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     bool profile = false, help = false, list = false;
+    int parallel = 0;  // 0: one continuation, streamed
 
     cli::Args args(argc, argv);
     while (args.next()) {
@@ -110,6 +117,8 @@ int generate_main(int argc, char** argv) {
             variant = args.value();
         } else if (a == "--threads") {
             threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
+        } else if (a == "--parallel") {
+            parallel = static_cast<int>(cli::parse_int(a, args.value(), 1, kMaxParallel));
         } else if (a == "--profile") {
             profile = true;
         } else if (a == "--synthetic") {
@@ -131,6 +140,7 @@ int generate_main(int argc, char** argv) {
         return 0;
     }
     if (model_path.has_value() == synthetic.has_value()) throw cli::UsageError("give one MODEL path or --synthetic SHAPE");
+    if (parallel > 0 && mode == "chat") throw cli::UsageError("--parallel works in generate mode, not chat");
     if (temperature < 0) {
         std::fprintf(stderr, "generate: temperature %g is below 0; using 0 (greedy)\n", temperature);
         temperature = 0;
@@ -141,17 +151,23 @@ int generate_main(int argc, char** argv) {
     }
     const Kernels kernels = cli::variant_argument(variant);  // unknown names fail before the model loads
 
+    // --parallel B keeps B sequences of `steps` positions in the KV cache.
+    auto cache_for = [&](const Config& c) {
+        const long long positions = steps <= 0 || steps > c.seq_len ? c.seq_len : steps;
+        return parallel > 0 ? CacheShape{parallel, static_cast<int>(positions)} : CacheShape{};
+    };
     std::optional<Checkpoint> checkpoint;
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
-        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels);
+        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels, cache_for(*shape));
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
         checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
-        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels);
+        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels, cache_for(checkpoint->config()));
     }
     const Config& cfg = checkpoint->config();
+    const CacheShape cache = cache_for(cfg);
     if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
     const std::unique_ptr<Tokenizer> tokenizer_owner = model_tokenizer(
         checkpoint->vocab(), model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
@@ -161,7 +177,7 @@ int generate_main(int argc, char** argv) {
     ExecContext ctx(threads);
     Profiler profiler;
     if (profile) ctx.observer = &profiler;
-    Transformer model(*checkpoint, kernels, ctx);
+    Transformer model(*checkpoint, kernels, ctx, cache);
 
     const TextSink out = [](std::string_view s) {
         std::fwrite(s.data(), 1, s.size(), stdout);
@@ -169,6 +185,25 @@ int generate_main(int argc, char** argv) {
     };
     if (mode == "chat") {
         chat(model, tokenizer, sampler, prompt, system_prompt, static_cast<int>(steps), std::cin, out);
+        return 0;
+    }
+    if (parallel > 0) {
+        std::vector<Sampler> samplers;
+        for (int k = 0; k < parallel; k++) {
+            samplers.emplace_back(cfg.vocab_size, static_cast<float>(temperature), static_cast<float>(topp), rng_seed + k);
+        }
+        std::vector<std::string> texts(static_cast<std::size_t>(parallel));
+        std::vector<TextSink> sinks;
+        for (std::string& text : texts) sinks.emplace_back([&text](std::string_view s) { text += s; });
+        const ParallelResult r = generate_parallel(model, tokenizer, samplers, prompt, static_cast<int>(steps), sinks);
+        for (int k = 0; k < parallel; k++) {
+            std::printf("--- continuation %d of %d (seed %llu) ---\n", k + 1, parallel,
+                        static_cast<unsigned long long>(rng_seed + k));
+            std::fwrite(texts[k].data(), 1, texts[k].size(), stdout);
+        }
+        std::fflush(stdout);
+        if (profile) print_profile(profiler, r.timing.prefill_tokens + r.timing.decode_tokens);
+        std::fprintf(stderr, "%s\n", format_timing_line(r.timing).c_str());
         return 0;
     }
     const GenerationResult r = generate(model, tokenizer, sampler, prompt, static_cast<int>(steps), out);

@@ -82,7 +82,7 @@ std::string to_json(const Record& r) {
     JsonWriter j;
     j.begin_object()
         .field("schema", 1)
-        .field("kind", "e2e")
+        .field("kind", r.kind)
         .field("timestamp", r.timestamp)
         .field("command", r.command)
         .field("git_sha", r.build.git_sha)
@@ -108,7 +108,11 @@ std::string to_json(const Record& r) {
         .field("model_bytes", r.model_bytes)
         .field("prompt_tokens", r.prompt_tokens)
         .field("gen_tokens", r.gen_tokens)
-        .field("repetitions", r.repetitions);
+        .field("repetitions", r.repetitions)
+        .field("batch", r.batch)
+        .key("bytes_per_weight");
+    if (r.bytes_per_weight) j.value(*r.bytes_per_weight);
+    else j.null();
     write_summary(j, "prefill_tok_s", r.prefill_tok_s);
     write_summary(j, "decode_tok_s", r.decode_tok_s);
     write_summary(j, "ttft_ms", r.ttft_ms);
@@ -129,7 +133,7 @@ std::string to_json(const Record& r) {
 }
 
 std::string csv_header() {
-    return "timestamp,git_sha,impl,variant,matmul,attention,threads,model,model_bytes,prompt_tokens,gen_tokens,"
+    return "timestamp,git_sha,impl,variant,matmul,attention,threads,batch,model,model_bytes,prompt_tokens,gen_tokens,"
            "repetitions,prefill_tok_s_median,prefill_tok_s_stddev,decode_tok_s_median,decode_tok_s_stddev,"
            "ttft_ms_median,peak_rss_mb,status,agreement,weight_type,peer_version,error";
 }
@@ -149,7 +153,8 @@ std::string to_csv(const Record& r) {
         return cell.str();
     };
     o << r.timestamp << ',' << r.build.git_sha << ',' << r.impl << ',' << quoted(r.variant) << ','
-      << r.matmul.value_or("") << ',' << r.attention.value_or("") << ',' << r.threads << ',' << quoted(r.model) << ','
+      << r.matmul.value_or("") << ',' << r.attention.value_or("") << ',' << r.threads << ',' << r.batch << ','
+      << quoted(r.model) << ','
       << r.model_bytes << ',' << r.prompt_tokens << ',' << r.gen_tokens << ',' << r.repetitions << ','
       << rate(r.prefill_tok_s.median) << ',' << rate(r.prefill_tok_s.stddev) << ',' << rate(r.decode_tok_s.median) << ','
       << rate(r.decode_tok_s.stddev) << ',' << rate(r.ttft_ms.median) << ',' << r.peak_rss_mb << ',' << r.status << ',';

@@ -32,6 +32,7 @@ struct PeerInfo {
 };
 
 struct Record {
+    std::string kind = "e2e";  // e2e: one sequence's generation; batched: B sequences decoded together
     std::string timestamp;  // UTC ISO 8601
     std::string command;    // the command line that produced it
     BuildInfo build;
@@ -44,6 +45,8 @@ struct Record {
     std::string model, model_source;
     long long model_bytes = 0;
     int prompt_tokens = 0, gen_tokens = 0, repetitions = 0;
+    int batch = 1;  // sequences decoded together; prompt_tokens and gen_tokens are per sequence
+    std::optional<double> bytes_per_weight;  // what the matmul kernel streams per weight element (workbench runs)
     Summary prefill_tok_s, decode_tok_s, ttft_ms;
     double peak_rss_mb = 0;
     std::string status = "ok";  // ok | diverged | failed

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "kernels/weight_types.h"
 
@@ -46,17 +47,37 @@ struct MatmulKernel {
     void (*unpack)(const PackedWeight& w, float* out) = nullptr;
 };
 
-// All heads of one layer for m query positions pos .. pos+m-1; query i attends to keys 0 .. pos+i.
+// Query rows first_row .. first_row+rows-1 of a call: one sequence's tokens at positions pos .. pos+rows-1.
+// Row first_row+i attends to keys 0 .. pos+i of that sequence's cache (causal inside the span).
+struct AttentionSpan {
+    int first_row;
+    int rows;
+    int seq;
+    int pos;
+};
+
+// All heads of one layer for m query rows of one or more sequences, given as spans that cover rows 0 .. m-1
+// in order. One sequence's prefill is one span; a decode step of B sequences is B spans of one row.
 struct AttentionArgs {
     const float* q;        // [m x n_heads*head_size], RoPE applied
-    const float* k_cache;  // [seq_len x kv_dim] for this layer, rows 0 .. pos+m-1 filled
-    const float* v_cache;  // [seq_len x kv_dim]
+    const float* k_cache;  // this layer's keys: sequence s at k_cache + s * seq_stride, [positions x kv_dim]
+    const float* v_cache;  // this layer's values, laid out as the keys
     float* out;            // [m x n_heads*head_size]
     int m;
-    int pos;
+    std::span<const AttentionSpan> spans;
+    std::size_t seq_stride;  // floats from one sequence's cache to the next (0 when there is one)
     int n_heads;
     int n_kv_heads;  // n_heads % n_kv_heads == 0 (grouped-query attention)
     int head_size;
+
+    const float* keys(const AttentionSpan& s) const { return k_cache + static_cast<std::size_t>(s.seq) * seq_stride; }
+    const float* values(const AttentionSpan& s) const { return v_cache + static_cast<std::size_t>(s.seq) * seq_stride; }
+    // Keys the farthest-seeing row of the call attends to.
+    int max_keys() const {
+        int n = 0;
+        for (const AttentionSpan& s : spans) n = s.pos + s.rows > n ? s.pos + s.rows : n;
+        return n;
+    }
 };
 
 struct AttentionKernel {

@@ -33,6 +33,20 @@ GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sam
 GenerationResult generate(Transformer& model, const Tokenizer& tok, Sampler& sampler, std::string_view prompt,
                           int steps, const TextSink& out);
 
+struct ParallelResult {
+    GenerationTiming timing;  // the prompt once; decode_tokens and decode tok/s over every continuation
+    std::vector<std::vector<int>> tokens;  // each continuation's sampled tokens
+};
+
+// One continuation of the prompt per sampler, decoded together: the prompt is processed once (sequence 0) and
+// its cache copied to sequences 1 .. B-1, then every step is one batch of a row per continuation still going.
+// Continuation k samples with samplers[k] and writes its text (prompt included) to outs[k]; each ends as
+// generate() would end it alone. Throws std::invalid_argument when the model's cache has fewer sequences.
+ParallelResult generate_parallel(Transformer& model, const Tokenizer& tok, std::span<Sampler> samplers,
+                                 std::span<const int> prompt, int steps, std::span<const TextSink> outs);
+ParallelResult generate_parallel(Transformer& model, const Tokenizer& tok, std::span<Sampler> samplers,
+                                 std::string_view prompt, int steps, std::span<const TextSink> outs);
+
 // Llama-2 chat template for one user turn.
 std::string render_chat_prompt(std::string_view system_prompt, std::string_view user_prompt, bool first_turn);
 

@@ -52,12 +52,14 @@ void add_matrix(WeightFootprint& f, DType type, std::uint64_t elements, std::uin
     f.matrices.push_back({type, elements, bytes});
 }
 
-MemoryNeed need_with_weights(const Config& c, std::uint64_t weights) {
+MemoryNeed need_with_weights(const Config& c, std::uint64_t weights, CacheShape cache) {
     const std::uint64_t seq = c.seq_len, batch = Transformer::kMaxBatch;
+    const std::uint64_t sequences = cache.sequences, context = cache.context == 0 ? seq : cache.context;
     MemoryNeed need;
     need.weights = weights;
-    need.kv_cache = static_cast<std::uint64_t>(c.n_layers) * seq * c.kv_dim() * 2 * kF32;
-    need.scratch = (batch * (4ull * c.dim + 2ull * c.hidden_dim) + c.vocab_size + seq * c.head_size()) * kF32;
+    need.kv_cache = static_cast<std::uint64_t>(c.n_layers) * sequences * context * c.kv_dim() * 2 * kF32;
+    need.scratch = (batch * (4ull * c.dim + 2ull * c.hidden_dim + 2ull * c.kv_dim()) +
+                    sequences * c.vocab_size + seq * c.head_size()) * kF32;
     return need;
 }
 
@@ -101,7 +103,7 @@ WeightFootprint fp32_footprint(const Config& c) {
     return f;
 }
 
-MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul) {
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul, CacheShape cache) {
     std::uint64_t weights = w.fp32_bytes;
     for (const WeightFootprint::Matrices& m : w.matrices) {
         weights += m.bytes;
@@ -109,15 +111,17 @@ MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKe
             weights += static_cast<std::uint64_t>(static_cast<double>(m.elements) * matmul.weight_bytes);
         }
     }
-    return need_with_weights(c, weights);
+    return need_with_weights(c, weights, cache);
 }
 
-MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul) { return memory_need(c, fp32_footprint(c), matmul); }
+MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul, CacheShape cache) {
+    return memory_need(c, fp32_footprint(c), matmul, cache);
+}
 
-MemoryNeed q8_memory_need(const Config& c) {
+MemoryNeed q8_memory_need(const Config& c, CacheShape cache) {
     const std::uint64_t d = c.dim, layers = c.n_layers, vocab = c.vocab_size;
     const auto matrices = static_cast<std::uint64_t>(static_cast<double>(c.matmul_params()) * kQ8BytesPerWeight);
-    return need_with_weights(c, matrices + (vocab * d + layers * 2 * d + d) * kF32);  // fp32 embedding lookup, norms
+    return need_with_weights(c, matrices + (vocab * d + layers * 2 * d + d) * kF32, cache);  // fp32 embedding, norms
 }
 
 std::optional<std::uint64_t> available_memory() {
@@ -142,18 +146,22 @@ std::optional<std::uint64_t> disk_space_for(const std::string& path) {
     return bytes;
 }
 
-void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available) {
-    require_memory(name, c, fp32_footprint(c), matmul, available);
+void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available,
+                    CacheShape cache) {
+    require_memory(name, c, fp32_footprint(c), matmul, available, cache);
 }
 
 void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
-                    std::uint64_t available) {
-    const MemoryNeed need = memory_need(c, w, matmul);
+                    std::uint64_t available, CacheShape cache) {
+    const MemoryNeed need = memory_need(c, w, matmul, cache);
     if (need.total() <= available) return;
+    const std::string sequences = cache.sequences == 1 ? "" :
+        " for " + std::to_string(cache.sequences) + " sequences of " +
+        std::to_string(cache.context == 0 ? c.seq_len : cache.context) + " positions";
     std::string message = name + ": needs " + human(need.total()) + " of memory (weights " + human(need.weights) +
-                          ", KV cache " + human(need.kv_cache) + ", activations " + human(need.scratch) + ") but " +
-                          human(available) + " is available; not loading it";
-    if (const MemoryNeed q8 = q8_memory_need(c); q8.total() <= available) {
+                          ", KV cache " + human(need.kv_cache) + sequences + ", activations " + human(need.scratch) +
+                          ") but " + human(available) + " is available; not loading it";
+    if (const MemoryNeed q8 = q8_memory_need(c, cache); q8.total() <= available) {
         message += "; its int8 (Q8_0) form would need " + human(q8.total()) + " and fit";
     }
     throw ResourceError(message);

@@ -11,6 +11,7 @@
 #include "kernels/kernel.h"
 #include "model/checkpoint.h"
 #include "model/config.h"
+#include "model/transformer.h"
 
 namespace wb {
 
@@ -35,18 +36,18 @@ WeightFootprint fp32_footprint(const Config& c);  // an fp32 model of this shape
 // Bytes a run keeps resident.
 struct MemoryNeed {
     std::uint64_t weights = 0;   // the checkpoint's pages (mapped or in memory) plus what prepare() materialises
-    std::uint64_t kv_cache = 0;  // layers x seq_len x kv_dim x (key, value) x fp32
-    std::uint64_t scratch = 0;   // activations for Transformer::kMaxBatch positions, logits, RoPE table
+    std::uint64_t kv_cache = 0;  // layers x sequences x context x kv_dim x (key, value) x fp32
+    std::uint64_t scratch = 0;   // activations for Transformer::kMaxBatch rows, logits of every sequence, RoPE table
     std::uint64_t total() const { return weights + kv_cache + scratch; }
 };
 
-// A model holding its weights as `w` run with this matmul kernel: prepare() may copy a matrix of a type
-// (into its own layout, or dequantised to fp32 for a kernel that does not take the type), weight_bytes each.
-MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul);
+// A model holding its weights as `w` run with this matmul kernel and a KV cache of this shape: prepare() may copy
+// a matrix of a type (into its own layout, or dequantised to fp32 for a kernel that does not take the type).
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul, CacheShape cache = {});
 // An fp32 checkpoint of this shape.
-MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul);
+MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul, CacheShape cache = {});
 // The same model stored in int8 (Q8_0: one byte per matrix element plus a scale per group).
-MemoryNeed q8_memory_need(const Config& c);
+MemoryNeed q8_memory_need(const Config& c, CacheShape cache = {});
 
 // MemAvailable from /proc/meminfo; nullopt when it cannot be read.
 std::optional<std::uint64_t> available_memory();
@@ -54,11 +55,12 @@ std::optional<std::uint64_t> available_memory();
 // nullopt when its directory cannot be examined.
 std::optional<std::uint64_t> disk_space_for(const std::string& path);
 
-// Throws ResourceError naming `name` when memory_need(c, w, matmul) exceeds `available` bytes, saying
+// Throws ResourceError naming `name` when memory_need(c, w, matmul, cache) exceeds `available` bytes, saying
 // whether the int8 form of the model would fit.
 void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
-                    std::uint64_t available);
-void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available);
+                    std::uint64_t available, CacheShape cache = {});
+void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available,
+                    CacheShape cache = {});
 // Throws ResourceError naming path when `bytes` exceed `free` bytes of disk.
 void require_disk(const std::string& path, std::uint64_t bytes, std::uint64_t free);
 

@@ -1,5 +1,6 @@
 #include "model/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -28,10 +29,19 @@ void rotate(float* vec, int i, float fcr, float fci) {
 
 }  // namespace
 
-Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx)
-    : checkpoint_(checkpoint), cfg_(checkpoint.config()), kernels_(kernels), ctx_(ctx) {
+Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx, CacheShape cache)
+    : checkpoint_(checkpoint),
+      cfg_(checkpoint.config()),
+      kernels_(kernels),
+      ctx_(ctx),
+      n_seq_(cache.sequences),
+      n_ctx_(cache.context == 0 ? cfg_.seq_len : cache.context) {
     if (!kernels_.available()) {
         throw std::invalid_argument(std::string("variant ") + kernels_.variant->name + " is not available on this machine");
+    }
+    if (n_seq_ < 1 || n_ctx_ < 1 || n_ctx_ > cfg_.seq_len) {
+        throw std::invalid_argument("a KV cache of " + std::to_string(n_seq_) + " sequences of " + std::to_string(n_ctx_) +
+                                    " positions does not suit a model of context " + std::to_string(cfg_.seq_len));
     }
     auto pack = [&](const WeightView& w) { return kernels_.matmul->prepare(w, ctx_); };
     for (const LayerWeights& lw : checkpoint_.weights().layers) {
@@ -39,17 +49,20 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     }
     classifier_ = pack(checkpoint_.weights().classifier);
 
-    const std::size_t B = kMaxBatch, dim = cfg_.dim, hidden = cfg_.hidden_dim;
+    const std::size_t B = kMaxBatch, dim = cfg_.dim, hidden = cfg_.hidden_dim, kv_dim = cfg_.kv_dim();
     x_.resize(B * dim);
     xb_.resize(B * dim);
     xb2_.resize(B * dim);
     q_.resize(B * dim);
+    k_.resize(B * kv_dim);
+    v_.resize(B * kv_dim);
     hb_.resize(B * hidden);
     hb2_.resize(B * hidden);
-    logits_.resize(static_cast<std::size_t>(cfg_.vocab_size));
-    const std::size_t cache = static_cast<std::size_t>(cfg_.n_layers) * cfg_.seq_len * cfg_.kv_dim();
-    key_cache_.assign(cache, 0.0f);
-    value_cache_.assign(cache, 0.0f);
+    logits_.resize(static_cast<std::size_t>(n_seq_) * cfg_.vocab_size);
+    const std::size_t cache_floats = static_cast<std::size_t>(cfg_.n_layers) * n_seq_ * n_ctx_ * kv_dim;
+    key_cache_.assign(cache_floats, 0.0f);
+    value_cache_.assign(cache_floats, 0.0f);
+    per_seq_.resize(static_cast<std::size_t>(n_seq_));
 
     // RoPE angles, computed with llama2.c's exact expressions (theta 10000, no factors) so results match it
     // bit for bit; pair i's frequency is divided by its factor when the model has them (Llama 3.1 scaling).
@@ -72,34 +85,89 @@ void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m,
     kernels_.matmul->run(w, x, y, m, ctx_);
 }
 
+float* Transformer::cache_row(std::vector<float>& cache, int layer, int seq, int pos) {
+    const std::size_t row = (static_cast<std::size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos;
+    return cache.data() + row * cfg_.kv_dim();
+}
+
 float* Transformer::forward(const int* tokens, int T, int pos, bool all_logits) {
-    if (T < 1 || pos < 0 || pos + T > cfg_.seq_len) {
-        throw std::out_of_range("positions " + std::to_string(pos) + ".." + std::to_string(pos + T - 1) +
-                                " are outside the context of " + std::to_string(cfg_.seq_len));
+    one_sequence_.clear();
+    for (int t = 0; t < T; t++) one_sequence_.add(tokens[t], 0, pos + t);
+    return forward(one_sequence_, all_logits);
+}
+
+void Transformer::check(const Batch& b) {
+    const int rows = b.rows();
+    if (rows < 1 || b.seq.size() != b.token.size() || b.pos.size() != b.token.size()) {
+        throw std::out_of_range("a batch needs at least one row and a sequence and position for every token");
     }
-    for (int t = 0; t < T; t++) {
-        if (tokens[t] < 0 || tokens[t] >= cfg_.vocab_size) {
-            throw std::out_of_range("token id " + std::to_string(tokens[t]) + " is outside the vocabulary");
+    std::fill(per_seq_.begin(), per_seq_.end(), -1);  // each sequence's next position in the batch
+    for (int r = 0; r < rows; r++) {
+        const int s = b.seq[r], p = b.pos[r];
+        if (b.token[r] < 0 || b.token[r] >= cfg_.vocab_size) {
+            throw std::out_of_range("token id " + std::to_string(b.token[r]) + " is outside the vocabulary");
         }
+        if (s < 0 || s >= n_seq_) {
+            throw std::out_of_range("sequence " + std::to_string(s) + " is outside the KV cache of " +
+                                    std::to_string(n_seq_) + " sequence" + (n_seq_ == 1 ? "" : "s"));
+        }
+        if (p < 0 || p >= n_ctx_) {
+            throw std::out_of_range("position " + std::to_string(p) + " of sequence " + std::to_string(s) +
+                                    " is outside the context of " + std::to_string(n_ctx_));
+        }
+        if (per_seq_[s] >= 0 && p != per_seq_[s]) {
+            throw std::out_of_range("sequence " + std::to_string(s) + " has position " + std::to_string(p) +
+                                    " after " + std::to_string(per_seq_[s] - 1) + " in one batch; its positions must be consecutive");
+        }
+        per_seq_[s] = p + 1;
+    }
+}
+
+float* Transformer::forward(const Batch& batch, bool all_logits) {
+    check(batch);
+    // A row gives logits when all are wanted or no later row of the batch continues its sequence.
+    const int rows = batch.rows();
+    wants_logits_.assign(static_cast<std::size_t>(rows), 0);
+    std::fill(per_seq_.begin(), per_seq_.end(), 0);  // rows of each sequence seen from the end
+    int outputs = 0;
+    for (int r = rows - 1; r >= 0; r--) {
+        const bool last = per_seq_[batch.seq[r]]++ == 0;
+        wants_logits_[r] = all_logits || last;
+        outputs += wants_logits_[r];
     }
     const std::size_t V = static_cast<std::size_t>(cfg_.vocab_size);
-    if (all_logits && logits_.size() < V * T) logits_.resize(V * T);
-    for (int done = 0; done < T;) {
-        const int span = std::min(kMaxBatch, T - done);
-        const bool last_span = done + span == T;
-        float* out = all_logits ? logits_.data() + V * done : last_span ? logits_.data() : nullptr;
-        forward_span(tokens + done, span, pos + done, out, all_logits);
-        done += span;
+    if (logits_.size() < V * outputs) logits_.resize(V * outputs);
+    int written = 0;
+    for (int done = 0; done < rows;) {
+        const int chunk = std::min(kMaxBatch, rows - done);
+        forward_chunk(batch, done, chunk, &written);
+        done += chunk;
     }
     return logits_.data();
 }
 
-void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_out, bool all_logits) {
+void Transformer::forward_chunk(const Batch& batch, int first, int T, int* outputs) {
     const Config& c = cfg_;
     const int dim = c.dim, kv_dim = c.kv_dim(), hidden = c.hidden_dim, hs = c.head_size();
     const Weights& w = checkpoint_.weights();
     Observer* obs = ctx_.observer;
-    float *x = x_.data(), *xb = xb_.data(), *xb2 = xb2_.data(), *q = q_.data(), *hb = hb_.data(), *hb2 = hb2_.data();
+    float *x = x_.data(), *xb = xb_.data(), *xb2 = xb2_.data(), *q = q_.data(), *k = k_.data(), *v = v_.data(),
+          *hb = hb_.data(), *hb2 = hb2_.data();
+    const int* tokens = batch.token.data() + first;
+    const int* seqs = batch.seq.data() + first;
+    const int* positions = batch.pos.data() + first;
+    const int pos = positions[0];  // the observer's position of the chunk
+
+    // Attention spans: runs of rows of one sequence at consecutive positions.
+    spans_.clear();
+    for (int t = 0; t < T; t++) {
+        AttentionSpan* last = spans_.empty() ? nullptr : &spans_.back();
+        if (last && last->seq == seqs[t] && last->pos + last->rows == positions[t]) {
+            last->rows++;
+        } else {
+            spans_.push_back({t, 1, seqs[t], positions[t]});
+        }
+    }
 
     for (int t = 0; t < T; t++) {
         std::memcpy(x + t * dim, w.token_embedding + static_cast<std::size_t>(tokens[t]) * dim, dim * sizeof(float));
@@ -108,30 +176,33 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
     for (int l = 0; l < c.n_layers; l++) {
         const LayerWeights& lw = w.layers[static_cast<std::size_t>(l)];
         const PackedLayer& pl = layers_[static_cast<std::size_t>(l)];
-        const std::size_t layer_off = static_cast<std::size_t>(l) * c.seq_len * kv_dim;
-        float* k_rows = key_cache_.data() + layer_off + static_cast<std::size_t>(pos) * kv_dim;
-        float* v_rows = value_cache_.data() + layer_off + static_cast<std::size_t>(pos) * kv_dim;
 
         {
             Observed seen(obs, Stage::attn_norm, l, pos, {xb, T, dim});
             for (int t = 0; t < T; t++) rmsnorm(xb + t * dim, x + t * dim, lw.rms_att, dim, c.rms_eps);
         }
-        // Keys and values go straight into this layer's cache rows pos .. pos+T-1.
         matmul(pl.wq, xb, q, T, Stage::q, l, pos);
-        matmul(pl.wk, xb, k_rows, T, Stage::k, l, pos);
-        matmul(pl.wv, xb, v_rows, T, Stage::v, l, pos);
+        matmul(pl.wk, xb, k, T, Stage::k, l, pos);
+        matmul(pl.wv, xb, v, T, Stage::v, l, pos);
         {
             Observed seen(obs, Stage::q_rope, l, pos, {q, T, dim});
-            for (int t = 0; t < T; t++) rope(q + t * dim, dim, pos + t);
+            for (int t = 0; t < T; t++) rope(q + t * dim, dim, positions[t]);
         }
         {
-            Observed seen(obs, Stage::k_rope, l, pos, {k_rows, T, kv_dim});
-            for (int t = 0; t < T; t++) rope(k_rows + t * kv_dim, kv_dim, pos + t);
+            Observed seen(obs, Stage::k_rope, l, pos, {k, T, kv_dim});
+            for (int t = 0; t < T; t++) rope(k + t * kv_dim, kv_dim, positions[t]);
+        }
+        // Each span's keys and values go to its sequence's cache rows, where attention finds them.
+        for (const AttentionSpan& s : spans_) {
+            const std::size_t n = static_cast<std::size_t>(s.rows) * kv_dim;
+            std::memcpy(cache_row(key_cache_, l, s.seq, s.pos), k + s.first_row * kv_dim, n * sizeof(float));
+            std::memcpy(cache_row(value_cache_, l, s.seq, s.pos), v + s.first_row * kv_dim, n * sizeof(float));
         }
         {
             Observed seen(obs, Stage::attention, l, pos, {xb, T, dim});
-            const AttentionArgs args{q, key_cache_.data() + layer_off, value_cache_.data() + layer_off,
-                                     xb, T, pos, c.n_heads, c.n_kv_heads, hs};
+            const AttentionArgs args{q,  cache_row(key_cache_, l, 0, 0), cache_row(value_cache_, l, 0, 0),
+                                     xb, T, spans_, static_cast<std::size_t>(n_ctx_) * kv_dim,
+                                     c.n_heads, c.n_kv_heads, hs};
             kernels_.attention->run(args, ctx_);
         }
         matmul(pl.wo, xb, xb2, T, Stage::attn_out, l, pos);
@@ -162,14 +233,37 @@ void Transformer::forward_span(const int* tokens, int T, int pos, float* logits_
     }
 
     // Only the rows whose logits are wanted go through the final norm and the classifier.
-    if (logits_out == nullptr) return;
-    const int first = all_logits ? 0 : T - 1;
-    const int rows = T - first;
-    {
-        Observed seen(obs, Stage::final_norm, -1, pos + first, {xb, rows, dim});
-        for (int t = first; t < T; t++) rmsnorm(xb + (t - first) * dim, x + t * dim, w.rms_final, dim, c.rms_eps);
+    const char* wanted = wants_logits_.data() + first;
+    int rows = 0, first_out = -1;
+    for (int t = 0; t < T; t++) {
+        if (!wanted[t]) continue;
+        if (first_out < 0) first_out = t;
+        rows++;
     }
-    matmul(classifier_, xb, logits_out, rows, Stage::logits, -1, pos + first);
+    if (rows == 0) return;
+    {
+        Observed seen(obs, Stage::final_norm, -1, positions[first_out], {xb, rows, dim});
+        for (int t = first_out, i = 0; t < T; t++) {
+            if (wanted[t]) rmsnorm(xb + (i++) * dim, x + t * dim, w.rms_final, dim, c.rms_eps);
+        }
+    }
+    float* logits_out = logits_.data() + static_cast<std::size_t>(*outputs) * c.vocab_size;
+    matmul(classifier_, xb, logits_out, rows, Stage::logits, -1, positions[first_out]);
+    *outputs += rows;
+}
+
+void Transformer::copy_sequence(int from, int to, int positions) {
+    if (from < 0 || from >= n_seq_ || to < 0 || to >= n_seq_ || positions < 0 || positions > n_ctx_) {
+        throw std::out_of_range("cannot copy " + std::to_string(positions) + " positions from sequence " +
+                                std::to_string(from) + " to " + std::to_string(to) + " in a cache of " +
+                                std::to_string(n_seq_) + " sequences of " + std::to_string(n_ctx_));
+    }
+    if (from == to) return;
+    const std::size_t n = static_cast<std::size_t>(positions) * cfg_.kv_dim();
+    for (int l = 0; l < cfg_.n_layers; l++) {
+        std::memcpy(cache_row(key_cache_, l, to, 0), cache_row(key_cache_, l, from, 0), n * sizeof(float));
+        std::memcpy(cache_row(value_cache_, l, to, 0), cache_row(value_cache_, l, from, 0), n * sizeof(float));
+    }
 }
 
 // Rotates the pairs of one row of queries or keys (width floats, heads of head_size) for position pos.

@@ -10,49 +10,97 @@
 
 namespace wb {
 
+// The forward pass's unit, like llama.cpp's llama_batch: row i is token[i] of sequence seq[i] at position pos[i].
+// One prompt's prefill is P rows of one sequence; a decode step of B sequences is B rows. A sequence's rows need
+// not be adjacent but come in order, at consecutive positions.
+struct Batch {
+    std::vector<int> token, seq, pos;
+
+    void add(int token_id, int sequence, int position) {
+        token.push_back(token_id);
+        seq.push_back(sequence);
+        pos.push_back(position);
+    }
+    void clear() {
+        token.clear();
+        seq.clear();
+        pos.clear();
+    }
+    int rows() const { return static_cast<int>(token.size()); }
+};
+
+// What the KV cache holds: `sequences` independent sequences of up to `context` positions each.
+struct CacheShape {
+    int sequences = 1;
+    int context = 0;  // 0: the model's seq_len
+};
+
 class Transformer {
 public:
-    // Prepares every weight matrix once with the variant's matmul kernel.
-    Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx);
+    // Prepares every weight matrix once with the variant's matmul kernel and allocates the KV cache.
+    // Throws std::invalid_argument for a cache shape of no sequences or a context past the model's.
+    Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx, CacheShape cache = {});
 
-    // Runs tokens[0..T) at positions pos .. pos+T-1 (T > 1 is batched prefill, causal inside the span).
-    // Returns the logits of the last position, or [T x vocab] for all of them when all_logits.
-    // Throws std::out_of_range when the span passes the context or a token id is out of range.
+    // Runs one batch: every projection is one matmul over its rows, attention is causal inside each sequence.
+    // Returns the logits of the last row of each sequence in the batch, [outputs x vocab] in the order of those
+    // rows, or of every row ([rows x vocab]) when all_logits.
+    // Throws std::out_of_range for a position past the context, a sequence past the cache, a token id outside
+    // the vocabulary or a sequence whose rows are not at consecutive positions; nothing runs then.
+    float* forward(const Batch& batch, bool all_logits = false);
+
+    // The one-sequence batch: tokens[0..T) of sequence 0 at positions pos .. pos+T-1. Returns the logits of the
+    // last position, or [T x vocab] for all of them when all_logits.
     float* forward(const int* tokens, int T, int pos, bool all_logits = false);
+
+    // Copies positions 0 .. positions-1 of sequence from's cache into sequence to (a prompt shared by both).
+    void copy_sequence(int from, int to, int positions);
 
     const Config& config() const { return cfg_; }
     const Kernels& kernels() const { return kernels_; }
     ExecContext& context() { return ctx_; }
+    int sequences() const { return n_seq_; }
+    int positions() const { return n_ctx_; }  // the cache's context per sequence
 
-    static constexpr int kMaxBatch = 128;  // prefill runs in spans of at most this many tokens
+    static constexpr int kMaxBatch = 128;  // batches run in chunks of at most this many rows
 
 private:
     struct PackedLayer {
         PackedWeight wq, wk, wv, wo, w1, w2, w3;
     };
-    // logits_out null: no classifier (an earlier span of a longer prompt).
-    void forward_span(const int* tokens, int T, int pos, float* logits_out, bool all_logits);
+    void check(const Batch& batch);
+    // Rows first .. first+T-1 of the batch; their logits rows go to logits_ from row *outputs on.
+    void forward_chunk(const Batch& batch, int first, int T, int* outputs);
     void matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos);
     void rope(float* row, int width, int pos) const;
+    float* cache_row(std::vector<float>& cache, int layer, int seq, int pos);
 
     const Checkpoint& checkpoint_;
     Config cfg_;
     Kernels kernels_;
     ExecContext& ctx_;
+    int n_seq_, n_ctx_;
     std::vector<PackedLayer> layers_;
     PackedWeight classifier_;
 
-    // Activations for up to kMaxBatch positions.
+    // Activations for up to kMaxBatch rows.
     std::vector<float> x_;       // [T x dim] residual stream
     std::vector<float> xb_;      // [T x dim]
     std::vector<float> xb2_;     // [T x dim]
     std::vector<float> q_;       // [T x dim]
+    std::vector<float> k_;       // [T x kv_dim] keys of the rows, before they go to their sequences' caches
+    std::vector<float> v_;       // [T x kv_dim]
     std::vector<float> hb_;      // [T x hidden]
     std::vector<float> hb2_;     // [T x hidden]
-    std::vector<float> logits_;  // [vocab], or [T x vocab] when all logits were asked for
-    std::vector<float> key_cache_;    // [layers x seq_len x kv_dim]
-    std::vector<float> value_cache_;  // [layers x seq_len x kv_dim]
+    std::vector<float> logits_;  // [outputs x vocab]
+    std::vector<float> key_cache_;    // [layers x sequences x context x kv_dim]
+    std::vector<float> value_cache_;  // [layers x sequences x context x kv_dim]
     std::vector<float> rope_;         // [seq_len x head_size/2 x (cos, sin)]
+
+    // Per call: rows that give logits, an int per sequence, the chunk's attention spans.
+    std::vector<char> wants_logits_;
+    std::vector<int> per_seq_;
+    std::vector<AttentionSpan> spans_;
+    Batch one_sequence_;  // forward(tokens, T, pos)'s batch, reused
 };
 
 }  // namespace wb

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from results_io import load_position_profiles, load_jsonl, median, newest, num, ratio, warn  # noqa: E402
+from report_batch import batch_section, load_batched  # noqa: E402
 
 FORMATS = ("fp32", "bf16", "int8", "int4")
 # A workbench kernel's number format and the bytes each weight streams, from a dash-separated part of its
@@ -38,7 +39,7 @@ OPS = ("qkv", "o", "ffn_up_gate", "ffn_down", "classifier", "attention", "rmsnor
 MATMUL_OPS = ("qkv", "o", "ffn_up_gate", "ffn_down", "classifier")
 MARKERS = "os^Dv<>PXph*Hd8"
 STALE_FIGURES = ("summary.png", "roofline.png", "bandwidth.png", "profile*.png", "threads.png", "positions.png",
-                 "batch.png", "speedup_*.png")
+                 "batch*.png", "speedup_*.png")
 DPI = 110
 
 
@@ -65,11 +66,6 @@ def number_format(record):
     return FP32
 
 
-def batch_of(record):
-    b = record.get("batch")
-    return b if isinstance(b, int) and not isinstance(b, bool) and b > 0 else 1
-
-
 def threads_text(t):
     return f"{t} thread" + ("s" if t != 1 else "")
 
@@ -86,17 +82,13 @@ def times(x):
 
 
 class Results:
-    """The newest record of each configuration; of single-sequence runs, the newest ok one of each
-    (impl, variant, threads, model); batched runs (batch > 1) apart."""
+    """The newest record of each configuration, and the newest ok one of each (impl, variant, threads, model)."""
 
     def __init__(self, records):
         self.records = list(newest(records, lambda r: (
-            r["impl"], r["variant"], r["threads"], r["model"], r["prompt_tokens"], r["gen_tokens"],
-            batch_of(r))).values())
-        single = [r for r in self.records if batch_of(r) == 1]
-        latest = newest(single, lambda r: (r["impl"], r["variant"], r["threads"], r["model"]))
+            r["impl"], r["variant"], r["threads"], r["model"], r["prompt_tokens"], r["gen_tokens"])).values())
+        latest = newest(self.records, lambda r: (r["impl"], r["variant"], r["threads"], r["model"]))
         self.ok = [r for r in latest.values() if r["status"] == "ok"]
-        self.batched = [r for r in self.records if batch_of(r) > 1 and r["status"] == "ok"]
         by_model = {}
         for r in self.records:
             by_model.setdefault(r["model"], []).append(r)
@@ -537,40 +529,6 @@ def plot_positions(profile, path):
     save(fig, path)
 
 
-def plot_batches(res, path):
-    """Aggregate decode tok/s against the batch size, one panel per model, lines labelled at their ends."""
-    models = [m for m in res.models if any(r["model"] == m for r in res.batched)]
-    fig, axes = plt.subplots(1, len(models), figsize=(7.5 * len(models), 5), squeeze=False)
-    palette = line_colors(sorted({(r["variant"], r["threads"]) for r in res.batched}))
-    later = []
-    for ax, model in zip(axes[0], models):
-        lines = {}
-        for r in res.batched + [r for r in res.runs(model=model) if r["impl"] == "workbench"]:
-            if r["model"] == model:
-                lines.setdefault((r["variant"], r["threads"]), {})[batch_of(r)] = r
-        lines = {k: v for k, v in lines.items() if any(b > 1 for b in v)}
-        ends = []
-        for (variant, t), by_b in sorted(lines.items()):
-            bs = sorted(by_b)
-            ys = [median(by_b[b], "decode_tok_s") for b in bs]
-            color = palette[(variant, t)]
-            ax.plot(bs, ys, "o-", color=color, markersize=4)
-            ends.append((bs[-1], ys[-1], f"{variant}, {threads_text(t)}", color))
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set_yscale("log")
-        ax.set_xlabel("sequences decoded together (batch)")
-        ax.set_ylabel("aggregate decode tok/s (median, log)")
-        ax.set_title(model, loc="left")
-        ax.grid(alpha=0.3, which="both")
-        later.append((ax, ends))
-    fig.suptitle("Batched decoding: throughput against batch size")
-    fig.tight_layout(w_pad=12, rect=(0, 0, 1, 0.97))
-    for ax, ends in later:
-        line_labels(ax, ends)
-    save(fig, path)
-
-
 # ---- inputs ------------------------------------------------------------------------------------
 
 def load_benchmarks(paths):
@@ -750,17 +708,13 @@ def records_section(res):
         m = median(r, field)
         sd = r[field].get("stddev")
         return num(m) if m is None or not sd else f"{num(m)} ± {num(sd)}"
-    batches = any(batch_of(r) > 1 for r in res.records)
     impls = ("workbench", "peer", "baseline")
     order = sorted(res.records, key=lambda r: (
         res.models.index(r["model"]), impls.index(r["impl"]) if r["impl"] in impls else len(impls), r["variant"],
-        r["threads"], batch_of(r), r["prompt_tokens"], r["gen_tokens"]))
-    rows = [[r["model"], r["impl"], r["variant"], number_format(r)[0], r["threads"]]
-            + ([batch_of(r)] if batches else [])
-            + [r["prompt_tokens"], r["gen_tokens"], cell(r, "prefill_tok_s"), cell(r, "decode_tok_s"),
+        r["threads"], r["prompt_tokens"], r["gen_tokens"]))
+    rows = [[r["model"], r["impl"], r["variant"], number_format(r)[0], r["threads"], r["prompt_tokens"], r["gen_tokens"], cell(r, "prefill_tok_s"), cell(r, "decode_tok_s"),
                num(median(r, "ttft_ms")), r["status"]] for r in order]
-    header = ["model", "impl", "variant", "format", "threads"] + (["batch"] if batches else []) + [
-        "prompt", "gen", "prefill tok/s", "decode tok/s (median ± sd)", "TTFT ms", "status"]
+    header = ["model", "impl", "variant", "format", "threads", "prompt", "gen", "prefill tok/s", "decode tok/s (median ± sd)", "TTFT ms", "status"]
     return ["### All records", "", "The newest record of each configuration.", ""] + table(header, rows)
 
 
@@ -771,11 +725,12 @@ def main():
     args = parser.parse_args()
     out = args.out or args.results / "report"
 
-    records, positions = [], []
+    records, positions, batched = [], [], []
     for path in sorted(args.results.glob("*.jsonl")):
         try:
             records += load_jsonl(path)
             positions += load_position_profiles(path)
+            batched += load_batched(path)
         except (OSError, UnicodeDecodeError) as e:
             warn(f"{path}: skipped unreadable file ({e})")
     if not records:
@@ -793,7 +748,7 @@ def main():
     absent = [what for what, missing in (
         ("successful runs", not res.ok), ("workbench runs", not res.runs(impl="workbench")),
         ("baselines", not res.runs(impl="baseline")), ("peers", not res.runs(impl="peer")),
-        ("batched runs", not res.batched), ("per-op profiles", not profiled), ("position profile", not positions),
+        ("batched runs", not any(r["status"] == "ok" for r in batched)), ("per-op profiles", not profiled), ("position profile", not positions),
         ("kernel benchmarks (bench_kernels*.json)", not benches), ("machine limits (machine.json)", not machine))
         if missing]
     md = ["# Llama kernel workbench: results report", ""]
@@ -850,11 +805,13 @@ def main():
     md += figure("attention vs matmuls by position", "positions.png",
                  (lambda p: plot_positions(max(positions, key=lambda p: p["_time"]), p)) if positions else None,
                  "No position profile (bench_all --profile); skipped.")
-    md += ["### Batched decoding", ""]
-    md += figure("batched decoding throughput", "batch.png", (lambda p: plot_batches(res, p)) if res.batched else None,
-                 "No batched runs (records with batch > 1); skipped.",
-                 "decode tok/s of a batched record is read as the aggregate over its sequences; batch 1 is the "
-                 "single-sequence run of the same variant.")
+    if any(r["status"] == "ok" for r in batched):
+        lines, paths = batch_section(batched, machine, out)
+        md += lines
+        written += paths
+    else:
+        warn("skipped the batched section: no bench_batched records")
+        md += ["## Batched decoding", "", "*No batched runs (bench_batched records); skipped.*", ""]
     md += ["## Tables", ""]
     md += formats_section(res, machine) + [""]
     md += machine_section(res, machine, bench_sources) + [""]

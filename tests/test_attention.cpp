@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,73 +15,130 @@
 namespace wb {
 namespace {
 
+// Rows of one sequence at consecutive positions from pos.
+struct SpanCase {
+    int seq;
+    int pos;
+    int rows;
+};
+
 struct AttentionCase {
     int n_heads;
     int n_kv_heads;
     int head_size;
-    int pos;
-    int m;
+    std::vector<SpanCase> spans;  // in row order; one span is one sequence's call
     float q_scale;  // > 1 makes the softmax peaky: large scores test the max shift and rescaling
 };
 
 std::string describe(const AttentionCase& c) {
+    std::string spans;
+    for (const SpanCase& s : c.spans) {
+        spans += " [seq " + std::to_string(s.seq) + " pos " + std::to_string(s.pos) + " m " + std::to_string(s.rows) + "]";
+    }
     return "heads " + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) + " head_size " +
-           std::to_string(c.head_size) + " pos " + std::to_string(c.pos) + " m " + std::to_string(c.m) +
-           " q_scale " + std::to_string(c.q_scale);
+           std::to_string(c.head_size) + spans + " q_scale " + std::to_string(c.q_scale);
 }
 
-// Grouped-query ratios 1, 2 and 8, head sizes 8 .. 128, positions from the first to the 2048th.
+// Grouped-query ratios 1, 2 and 8, head sizes 8 .. 128, positions from the first to the 2048th; then calls
+// that mix sequences: decode steps of several sequences at different positions, prefills beside decodes,
+// and rows of two sequences taking turns.
 std::vector<AttentionCase> attention_cases() {
-    std::vector<AttentionCase> cases;
-    const AttentionCase shapes[] = {
-        {8, 8, 48, 0, 0, 1.0f},   // ratio 1, head size not a power of two
-        {8, 4, 128, 0, 0, 1.0f},  // ratio 2
-        {16, 2, 8, 0, 0, 1.0f},   // ratio 8, head size below one AVX-512 batch
-        {4, 4, 64, 0, 0, 8.0f},   // peaky softmax
+    struct Shape {
+        int n_heads, n_kv_heads, head_size;
+        float q_scale;
     };
-    for (AttentionCase c : shapes) {
+    const Shape shapes[] = {
+        {8, 8, 48, 1.0f},   // ratio 1, head size not a power of two
+        {8, 4, 128, 1.0f},  // ratio 2
+        {16, 2, 8, 1.0f},   // ratio 8, head size below one AVX-512 batch
+        {4, 4, 64, 8.0f},   // peaky softmax
+    };
+    std::vector<AttentionCase> cases;
+    for (const Shape& s : shapes) {
         for (int pos : {0, 1, 17, 300}) {
-            for (int m : {1, 7, 64}) {
-                c.pos = pos;
-                c.m = m;
-                cases.push_back(c);
-            }
+            for (int m : {1, 7, 64}) cases.push_back({s.n_heads, s.n_kv_heads, s.head_size, {{0, pos, m}}, s.q_scale});
         }
     }
     // TinyLlama: 32 heads, 4 kv heads, head size 64, up to the full 2048-token context.
-    for (int pos : {0, 1, 17, 300, 2047}) cases.push_back({32, 4, 64, pos, 1, 1.0f});
-    for (int pos : {0, 17, 300, 2041}) cases.push_back({32, 4, 64, pos, 7, 1.0f});
-    for (int pos : {0, 300}) cases.push_back({32, 4, 64, pos, 64, 1.0f});
+    auto tinyllama = [&](std::vector<SpanCase> spans) { cases.push_back({32, 4, 64, std::move(spans), 1.0f}); };
+    for (int pos : {0, 1, 17, 300, 2047}) tinyllama({{0, pos, 1}});
+    for (int pos : {0, 17, 300, 2041}) tinyllama({{0, pos, 7}});
+    for (int pos : {0, 300}) tinyllama({{0, pos, 64}});
+
+    const std::vector<std::vector<SpanCase>> mixed = {
+        {{3, 0, 1}, {0, 17, 1}, {1, 300, 1}, {4, 5, 1}, {2, 64, 1}},          // decode of five sequences
+        {{1, 0, 7}, {0, 40, 1}, {2, 3, 1}, {3, 17, 64}, {5, 0, 1}},           // prefills beside decodes
+        {{0, 9, 1}, {1, 30, 1}, {0, 10, 1}, {1, 31, 1}, {0, 11, 1}},          // two sequences taking turns
+        {{7, 100, 33}, {6, 0, 1}, {5, 1, 2}, {4, 2, 3}, {3, 3, 4}, {2, 4, 5}, {1, 5, 6}, {0, 6, 7}},  // eight lengths
+    };
+    for (const Shape& s : shapes) {
+        for (const auto& spans : mixed) cases.push_back({s.n_heads, s.n_kv_heads, s.head_size, spans, s.q_scale});
+    }
+    for (const auto& spans : mixed) tinyllama(spans);
     return cases;
 }
 
 // One case's operands, and attention.naive's output for them.
 struct AttentionReference {
     AttentionCase c;
-    std::vector<float> q, k, v;  // k and v hold exactly the pos + m filled rows, so ASan sees over-reads
+    int m = 0;
+    int context = 0;  // cache rows per sequence: the most any sequence fills
+    std::vector<AttentionSpan> spans;
+    std::vector<float> q, k, v;  // one sequence: k and v hold exactly its filled rows, so ASan sees over-reads
     std::vector<float> expected;
     float value_scale = 0.0f;  // max |v|, the scale tolerances are relative to
 
     AttentionReference(const AttentionCase& attention_case, unsigned seed, const AttentionKernel& naive)
         : c(attention_case) {
+        std::vector<int> filled;  // rows each sequence has in its cache once this call's keys are in
+        for (const SpanCase& s : c.spans) {
+            spans.push_back({m, s.rows, s.seq, s.pos});
+            m += s.rows;
+            if (static_cast<int>(filled.size()) <= s.seq) filled.resize(static_cast<std::size_t>(s.seq) + 1, 0);
+            filled[s.seq] = std::max(filled[s.seq], s.pos + s.rows);
+            context = std::max(context, s.pos + s.rows);
+        }
         std::mt19937 rng(seed);
         std::normal_distribution<float> normal(0.0f, 1.0f);
-        q.resize(static_cast<std::size_t>(c.m) * c.n_heads * c.head_size);
-        k.resize(static_cast<std::size_t>(c.pos + c.m) * c.n_kv_heads * c.head_size);
-        v.resize(k.size());
+        const int kv_dim = c.n_kv_heads * c.head_size;
+        q.resize(static_cast<std::size_t>(m) * c.n_heads * c.head_size);
         for (float& x : q) x = c.q_scale * normal(rng);
-        for (float& x : k) x = normal(rng);
-        for (float& x : v) x = normal(rng);
-        for (float x : v) value_scale = std::max(value_scale, std::fabs(x));
+        // Rows past what a sequence has filled are NaN: a kernel that reads them poisons its output.
+        k.assign(filled.size() * context * kv_dim, std::nanf(""));
+        v.assign(k.size(), std::nanf(""));
+        for (std::size_t s = 0; s < filled.size(); s++) {
+            for (std::size_t i = 0; i < static_cast<std::size_t>(filled[s]) * kv_dim; i++) {
+                const std::size_t at = s * context * kv_dim + i;
+                k[at] = normal(rng);
+                v[at] = normal(rng);
+                value_scale = std::max(value_scale, std::fabs(v[at]));
+            }
+        }
         ExecContext ctx(1);
         expected = run(naive, ctx);
     }
 
+    // Query rows first_row .. first_row+rows-1 as the call's rows, in the given spans; out is the call's output.
+    AttentionArgs args(float* out, int first_row, int rows, std::span<const AttentionSpan> which) const {
+        const std::size_t dim = static_cast<std::size_t>(c.n_heads) * c.head_size;
+        return {q.data() + first_row * dim, k.data(), v.data(), out, rows, which,
+                static_cast<std::size_t>(context) * c.n_kv_heads * c.head_size, c.n_heads, c.n_kv_heads, c.head_size};
+    }
+
     std::vector<float> run(const AttentionKernel& kernel, ExecContext& ctx) const {
         std::vector<float> out(q.size(), std::nanf(""));
-        const AttentionArgs args{q.data(), k.data(), v.data(), out.data(), c.m,
-                                 c.pos,    c.n_heads, c.n_kv_heads, c.head_size};
-        kernel.run(args, ctx);
+        kernel.run(args(out.data(), 0, m, spans), ctx);
+        return out;
+    }
+
+    // Each span alone, as a call of one sequence whose rows count from 0.
+    std::vector<float> run_span_by_span(const AttentionKernel& kernel, ExecContext& ctx) const {
+        std::vector<float> out(q.size(), std::nanf(""));
+        const std::size_t dim = static_cast<std::size_t>(c.n_heads) * c.head_size;
+        for (const AttentionSpan& s : spans) {
+            const AttentionSpan alone{0, s.rows, s.seq, s.pos};
+            kernel.run(args(out.data() + s.first_row * dim, s.first_row, s.rows, {&alone, 1}), ctx);
+        }
         return out;
     }
 };
@@ -127,6 +185,28 @@ TEST_P(AttentionKernels, MatchesNaiveWithinTolerance) {
         }
     }
     RecordProperty("worst_relative_error", std::to_string(worst_relative));
+}
+
+// The reference itself: a call mixing sequences gives each span exactly what that span gets alone.
+TEST(AttentionNaive, MixedSequencesEqualEachSequenceAlone) {
+    const AttentionKernel* naive = find_attention("attention.naive");
+    ASSERT_NE(naive, nullptr);
+    ExecContext ctx(1);
+    int mixed = 0;
+    const std::vector<AttentionCase> cases = attention_cases();
+    for (std::size_t i = 0; i < cases.size(); i++) {
+        if (cases[i].spans.size() < 2) continue;
+        mixed++;
+        SCOPED_TRACE(describe(cases[i]));
+        const AttentionReference ref(cases[i], static_cast<unsigned>(99 + i), *naive);
+        const std::vector<float> alone = ref.run_span_by_span(*naive, ctx);
+        ASSERT_EQ(alone.size(), ref.expected.size());
+        for (std::size_t j = 0; j < alone.size(); j++) {
+            ASSERT_TRUE(std::isfinite(alone[j])) << "element " << j;
+            ASSERT_EQ(alone[j], ref.expected[j]) << "element " << j;
+        }
+    }
+    EXPECT_GT(mixed, 0);
 }
 
 TEST(AttentionRegistry, NamesAreUniqueAndToleranceIsSane) {

@@ -48,12 +48,14 @@ struct AttentionOperands {
         }
     }
 
-    // Rows first_row .. first_row+m-1 of q and out, at cache position pos.
+    // Rows first_row .. first_row+m-1 of q and out, one sequence at cache position pos.
     AttentionArgs args(const AttentionShape& s, int pos, int m, int first_row = 0) {
         const std::size_t offset = static_cast<std::size_t>(first_row) * s.dim();
-        return {q.data() + offset, k.data(), v.data(), out.data() + offset, m, pos,
+        span = {0, m, 0, pos};
+        return {q.data() + offset, k.data(), v.data(), out.data() + offset, m, {&span, 1}, 0,
                 s.n_heads,         s.n_kv_heads, s.head_size};
     }
+    AttentionSpan span{};
 
     double bytes() const { return 4.0 * static_cast<double>(q.size() + k.size() + v.size() + out.size()); }
 };

@@ -80,7 +80,7 @@ void register_matmul_benchmarks() {
     for (const MatmulKernel* k : matmul_kernels()) {
         if (!k->available()) continue;
         for (const WeightCase& w : weight_cases()) {
-            for (const int m : {1, 16, 128}) {
+            for (const int m : {1, 16, 64, 128}) {
                 for (const int threads : {1, 2}) {
                     if (!worth_running(*k, w, m, threads)) continue;
                     const std::string name = std::string(k->name) + "/" + w.name + "/m:" + std::to_string(m) +

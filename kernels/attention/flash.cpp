@@ -1,7 +1,7 @@
 // Flash attention: one pass over the KV cache in tiles of keys with an online softmax (running max
 // and running sum per row, the accumulated values rescaled when the max grows), so no score vector
-// longer than a tile exists. A block is a run of query rows times the heads of one kv head group;
-// all its rows use a tile of keys and values while it is packed in L1, so batched prefill reads the
+// longer than a tile exists. A block is a run of query rows of one span (one sequence) times the heads
+// of one kv head group; all its rows use a tile of keys and values while it is packed in L1, so batched prefill reads the
 // cache once per block instead of once per row and head.
 //
 // Scores of a block with at least a batch of rows run across rows (queries transposed once per block,
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <limits>
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -34,21 +35,28 @@ constexpr int kKeysPerPass = 8;        // keys whose scores share each load of t
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 
 struct Blocking {
-    int queries_per_block;  // consecutive query rows in a block
-    int blocks_per_kv_head;
+    int queries_per_block;  // consecutive query rows of one span in a block
     int max_rows;   // rows of a full block: queries_per_block x heads per kv head
     int tile_size;  // keys per tile, a multiple of kLanes
+
+    int blocks_per_kv_head(const AttentionSpan& s) const { return (s.rows + queries_per_block - 1) / queries_per_block; }
 };
 
 Blocking choose_blocking(const AttentionArgs& a, int threads) {
     const int group = a.n_heads / a.n_kv_heads;
-    int queries = std::clamp(kBlockRows / group, 1, a.m);
-    auto blocks = [&] { return (a.m + queries - 1) / queries * a.n_kv_heads; };
+    int longest = 1;
+    for (const AttentionSpan& s : a.spans) longest = std::max(longest, s.rows);
+    int queries = std::clamp(kBlockRows / group, 1, longest);
+    auto blocks = [&] {
+        int n = 0;
+        for (const AttentionSpan& s : a.spans) n += (s.rows + queries - 1) / queries * a.n_kv_heads;
+        return n;
+    };
     while (queries > 1 && blocks() < kBlocksPerThread * threads) queries = (queries + 1) / 2;
     const int rows = queries * group;
     const int packed_keys = kTileBytes / (2 * static_cast<int>(sizeof(float)) * a.head_size) / kLanes * kLanes;
     const int tile = rows == 1 ? kUnpackedTileKeys : std::clamp(packed_keys, kLanes, 128);
-    return {queries, (a.m + queries - 1) / queries, rows, tile};
+    return {queries, rows, tile};
 }
 
 // Where each array of a block lives in its scratch, in floats; every array starts 64-byte aligned.
@@ -122,21 +130,24 @@ void accumulate_rows(simd_head::Weights p, const float* keep, const float* v, lo
     }
 }
 
-// One block: kv head block / blocks_per_kv_head and queries_per_block query rows from
+// One block of a span: kv head block / blocks_per_kv_head and queries_per_block of the span's query rows from
 // (block % blocks_per_kv_head) * queries_per_block; its row r is query r / group, head r % group of the group.
 class Block {
 public:
-    Block(const AttentionArgs& a, const Blocking& b, int block, float* scratch)
+    Block(const AttentionArgs& a, const Blocking& b, const AttentionSpan& span, int block, float* scratch)
         : a_(a),
+          span_(span),
+          k_cache_(a.keys(span)),
+          v_cache_(a.values(span)),
           group_(a.n_heads / a.n_kv_heads),
-          kv_head_(block / b.blocks_per_kv_head),
-          first_query_(block % b.blocks_per_kv_head * b.queries_per_block),
-          rows_(std::min(b.queries_per_block, a.m - first_query_) * group_),
+          kv_head_(block / b.blocks_per_kv_head(span)),
+          first_query_(block % b.blocks_per_kv_head(span) * b.queries_per_block),
+          rows_(std::min(b.queries_per_block, span.rows - first_query_) * group_),
           rows_padded_(round_up_to_lanes(rows_)),
           hs_(a.head_size),
           stride_(static_cast<long>(a.n_kv_heads) * a.head_size),
           tile_size_(b.tile_size),
-          last_key_(a.pos + first_query_ + (rows_ - 1) / group_),
+          last_key_(span.pos + first_query_ + (rows_ - 1) / group_),
           across_rows_(rows_ >= kLanes),
           pack_(b.max_rows > 1) {
         const ScratchLayout l(b, hs_);
@@ -155,8 +166,8 @@ public:
         start();
         for (int t0 = 0; t0 <= last_key_; t0 += tile_size_) {
             const int in_cache = std::min(tile_size_, last_key_ - t0 + 1);
-            const float* k_tile = a_.k_cache + t0 * stride_ + kv_head_ * hs_;
-            const float* v_tile = a_.v_cache + t0 * stride_ + kv_head_ * hs_;
+            const float* k_tile = k_cache_ + t0 * stride_ + kv_head_ * hs_;
+            const float* v_tile = v_cache_ + t0 * stride_ + kv_head_ * hs_;
             long tile_stride = stride_;
             if (pack_) {
                 const int padded = std::min(tile_size_, (in_cache + kKeysPerPass - 1) / kKeysPerPass * kKeysPerPass);
@@ -167,7 +178,7 @@ public:
                 tile_stride = hs_;
             }
             // Rows whose query pos + i comes before t0 see none of this tile.
-            const int first_row = std::max(0, t0 - a_.pos - first_query_) * group_;
+            const int first_row = std::max(0, t0 - span_.pos - first_query_) * group_;
             if (across_rows_) {
                 score_across_rows(k_tile, t0, in_cache);
             } else {
@@ -189,10 +200,10 @@ private:
     int query(int r) const { return first_query_ + r / group_; }
     const float* q(int r) const {
         const int head = kv_head_ * group_ + r % group_;
-        return a_.q + static_cast<long>(query(r)) * a_.n_heads * hs_ + head * hs_;
+        return a_.q + static_cast<long>(span_.first_row + query(r)) * a_.n_heads * hs_ + head * hs_;
     }
     // Keys of the tile from t0 that row r sees: its query pos + i sees keys up to pos + i.
-    int visible(int r, int t0, int in_cache) const { return std::min(in_cache, a_.pos + query(r) - t0 + 1); }
+    int visible(int r, int t0, int in_cache) const { return std::min(in_cache, span_.pos + query(r) - t0 + 1); }
 
     void start() {
         std::fill(acc_, acc_ + rows_ * hs_, 0.0f);
@@ -200,7 +211,7 @@ private:
         std::fill(row_sum_, row_sum_ + rows_padded_, 0.0f);
         if (!across_rows_) return;
         // Padding rows (zero queries) see every key, so their scores stay finite.
-        for (int r = 0; r < rows_padded_; r++) row_last_[r] = static_cast<float>(r < rows_ ? a_.pos + query(r) : last_key_);
+        for (int r = 0; r < rows_padded_; r++) row_last_[r] = static_cast<float>(r < rows_ ? span_.pos + query(r) : last_key_);
         const float scale = simd_head::score_scale(hs_);
         std::fill(queries_t_, queries_t_ + hs_ * rows_padded_, 0.0f);
         // Row r's query is contiguous with the other heads of its group: rows in steps of a group.
@@ -275,6 +286,8 @@ private:
     }
 
     const AttentionArgs& a_;
+    const AttentionSpan& span_;
+    const float *k_cache_, *v_cache_;
     const int group_, kv_head_, first_query_, rows_, rows_padded_, hs_;
     const long stride_;
     const int tile_size_, last_key_;
@@ -285,15 +298,26 @@ private:
 void run_flash(const AttentionArgs& a, ExecContext& ctx) {
     const Blocking b = choose_blocking(a, ctx.threads());
     const std::size_t scratch_size = ScratchLayout(b, a.head_size).total;
-    const int blocks = b.blocks_per_kv_head * a.n_kv_heads;
+    auto blocks = [&](const AttentionSpan& s) { return b.blocks_per_kv_head(s) * a.n_kv_heads; };
     if (ctx.threads() == 1) {
         float* scratch = ctx.scratch(scratch_size);
-        for (int block = 0; block < blocks; block++) Block(a, b, block, scratch).run();
+        for (const AttentionSpan& s : a.spans) {
+            for (int block = 0; block < blocks(s); block++) Block(a, b, s, block, scratch).run();
+        }
         return;
     }
+    // Blocks are numbered span after span; a chunk of them walks the spans from its first block's span on.
+    int total = 0;
+    for (const AttentionSpan& s : a.spans) total += blocks(s);
     ctx.arena().execute([&] {
-        tbb::parallel_for(0, blocks, [&](int block) {
-            Block(a, b, block, ctx.scratch(scratch_size, tbb::this_task_arena::current_thread_index())).run();
+        tbb::parallel_for(tbb::blocked_range<int>(0, total), [&](const tbb::blocked_range<int>& range) {
+            float* scratch = ctx.scratch(scratch_size, tbb::this_task_arena::current_thread_index());
+            std::size_t span = 0;
+            int first = 0;  // the first block of a.spans[span]
+            for (int block = range.begin(); block < range.end(); block++) {
+                while (block >= first + blocks(a.spans[span])) first += blocks(a.spans[span++]);
+                Block(a, b, a.spans[span], block - first, scratch).run();
+            }
         });
     });
 }

@@ -8,8 +8,10 @@ namespace wb::attention {
 
 static void run_simd(const AttentionArgs& a, ExecContext& ctx) {
     float* att = ctx.scratch(simd_head::attend_scratch_size(a));
-    for (int r = 0; r < a.m; r++) {
-        for (int h = 0; h < a.n_heads; h++) simd_head::attend_one(a, r, h, att);
+    for (const AttentionSpan& span : a.spans) {
+        for (int i = 0; i < span.rows; i++) {
+            for (int h = 0; h < a.n_heads; h++) simd_head::attend_one(a, span, i, h, att);
+        }
     }
 }
 

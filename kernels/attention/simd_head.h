@@ -213,19 +213,19 @@ inline void attend_row(const float* q, const float* k, const float* v, long stri
     scale_in_place(out, head_size, 1.0f / sum);
 }
 
-// Row r, head h of a call: the pointers attend_row needs.
-inline void attend_one(const AttentionArgs& a, int r, int h, float* att) {
+// Row i of a span, head h: the pointers attend_row needs.
+inline void attend_one(const AttentionArgs& a, const AttentionSpan& span, int i, int h, float* att) {
     const int dim = a.n_heads * a.head_size;
     const long kv_dim = static_cast<long>(a.n_kv_heads) * a.head_size;
     const long kv_off = static_cast<long>(h / (a.n_heads / a.n_kv_heads)) * a.head_size;
-    const long q_off = static_cast<long>(r) * dim + static_cast<long>(h) * a.head_size;
-    attend_row(a.q + q_off, a.k_cache + kv_off, a.v_cache + kv_off, kv_dim, a.pos + r + 1, a.head_size, att,
-               a.out + q_off);
+    const long q_off = static_cast<long>(span.first_row + i) * dim + static_cast<long>(h) * a.head_size;
+    attend_row(a.q + q_off, a.keys(span) + kv_off, a.values(span) + kv_off, kv_dim, span.pos + i + 1, a.head_size,
+               att, a.out + q_off);
 }
 
 // Scratch floats attend_one needs for any row of a call.
 inline std::size_t attend_scratch_size(const AttentionArgs& a) {
-    return static_cast<std::size_t>(round_up_to_lanes(a.pos + a.m));
+    return static_cast<std::size_t>(round_up_to_lanes(a.max_keys()));
 }
 
 }  // namespace wb::attention::simd_head

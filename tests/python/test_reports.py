@@ -44,23 +44,18 @@ def records(directory):
     return [r for path in sorted(Path(directory).glob("*.jsonl")) for r in lines_of(path) if r.get("kind") == "e2e"]
 
 
-def batch(r):
-    return r.get("batch") or 1
-
-
 def newest(recs, fields):
     """{key: newest record}; the fixture's timestamps all share one format, so strings compare."""
     out = {}
     for r in recs:
-        k = tuple(r[f] if f != "batch" else batch(r) for f in fields)
+        k = tuple(r[f] for f in fields)
         if k not in out or r["timestamp"] > out[k]["timestamp"]:
             out[k] = r
     return out
 
 
 def ok_runs(directory):
-    single = [r for r in records(directory) if batch(r) == 1]
-    return [r for r in newest(single, ("impl", "variant", "threads", "model")).values() if r["status"] == "ok"]
+    return [r for r in newest(records(directory), ("impl", "variant", "threads", "model")).values() if r["status"] == "ok"]
 
 
 def fmt(r):
@@ -144,7 +139,7 @@ BASELINE_LINE = re.compile(r"fp32 decode on (\S+) against the fastest baseline a
 
 
 def subset(name, keep=lambda r: True, edit=None, files=("*.jsonl", "*.json"), others=True):
-    """A copy of the fixture in a temporary directory with only the e2e records `keep` accepts, each passed
+    """A copy of the fixture in a temporary directory with only the e2e and batched records `keep` accepts, each passed
     through `edit`; other lines (position profiles, malformed lines) kept when `others`; only the files the
     globs name."""
     def make(tmp):
@@ -161,7 +156,7 @@ def subset(name, keep=lambda r: True, edit=None, files=("*.jsonl", "*.json"), ot
                         r = json.loads(line)
                     except ValueError:
                         r = None
-                    if isinstance(r, dict) and r.get("kind") == "e2e":
+                    if isinstance(r, dict) and r.get("kind") in ("e2e", "batched"):
                         if keep(r):
                             lines.append(json.dumps(edit(r) if edit else r))
                     elif others:
@@ -300,13 +295,13 @@ class ReportCase:
 
     def test_full_table_has_the_newest_record_of_each_configuration(self):
         latest = newest(records(self.results),
-                        ("impl", "variant", "threads", "model", "prompt_tokens", "gen_tokens", "batch"))
+                        ("impl", "variant", "threads", "model", "prompt_tokens", "gen_tokens"))
         rows = markdown_table(self.md, "### All records")
         self.assertEqual(len(rows), len(latest))
-        got = {(row["model"], row["impl"], row["variant"], int(row["threads"]), int(row["prompt"]), int(row["gen"]),
-                int(row.get("batch", 1))): row for row in rows}
-        for (impl, variant, threads, model, prompt, gen, b), r in latest.items():
-            row = got[(model, impl, variant, threads, prompt, gen, b)]
+        got = {(row["model"], row["impl"], row["variant"], int(row["threads"]), int(row["prompt"]), int(row["gen"])): row
+               for row in rows}
+        for (impl, variant, threads, model, prompt, gen), r in latest.items():
+            row = got[(model, impl, variant, threads, prompt, gen)]
             self.assertEqual(row["status"], r["status"])
             self.assertEqual(row["format"], fmt(r))
             if r["status"] == "ok":
@@ -317,8 +312,8 @@ class FullFixture(ReportCase, unittest.TestCase):
     """Every part: workbench runs of all four formats, baselines, peers, batches, profiles, kernels, machine."""
 
     def test_figures_of_every_part(self):
-        for name in ("summary.png", "roofline.png", "bandwidth.png", "threads.png", "positions.png", "batch.png",
-                     "profile_stories110M.png", "profile_stories15M.png"):
+        for name in ("summary.png", "roofline.png", "bandwidth.png", "threads.png", "positions.png",
+                     "batch_stories110M.png", "batch_stories15M.png", "profile_stories110M.png", "profile_stories15M.png"):
             self.assertIn(f"]({name})", self.md)
 
     def test_peers_sit_in_the_summary_and_the_table(self):
@@ -369,16 +364,16 @@ class WithoutProfiles(ReportCase, unittest.TestCase):
 
 class OneModel(ReportCase, unittest.TestCase):
     make = subset("one_model", keep=lambda r: r["model"] == "stories15M")
-    absent = ("batched runs",)
+    absent = ()
 
 
 class WithoutBatches(ReportCase, unittest.TestCase):
-    make = subset("no_batches", keep=lambda r: batch(r) == 1)
+    make = subset("no_batches", keep=lambda r: r["kind"] == "e2e")
     absent = ("batched runs",)
 
     def test_says_there_are_no_batches(self):
         self.assertIn("No batched runs", self.md)
-        self.assertNotIn("| batch |", self.md)
+        self.assertFalse(list(self.out.glob("batch*.png")))
 
 
 class WithoutBf16Peak(ReportCase, unittest.TestCase):
