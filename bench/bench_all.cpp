@@ -73,7 +73,7 @@ void print_help() {
         "Python baselines. Tables go to stdout, progress to stderr, records to OUTPUT/<date>-<host>.jsonl|csv.\n\n"
         "  --variants a,b        variants to run (default: all available; see generate --list-variants)\n"
         "  --threads 1,2         thread counts (default: 1 and all cores)\n"
-        "  --model PATH          a llama2.c checkpoint (repeatable)\n"
+        "  --model PATH          a checkpoint, llama2.c or GGUF (repeatable)\n"
         "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
         "                        default models: synthetic stories15M and stories110M, plus stories260K.bin\n"
         "                        when the models directory has it\n"

@@ -52,7 +52,7 @@ void print_help() {
         "Columns: PP = P, TG = N, B, N_KV = B(P+N) cache rows, T_PP/S_PP prefill seconds and tokens/s (B*P),\n"
         "T_TG/S_TG decode seconds and tokens/s (B*N), T/S the whole. Tables go to stdout, progress to stderr,\n"
         "records to OUTPUT/<date>-<host>.jsonl|csv (kind \"batched\").\n\n"
-        "  --model PATH          a llama2.c checkpoint (repeatable)\n"
+        "  --model PATH          a checkpoint, llama2.c or GGUF (repeatable)\n"
         "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
         "                        default: synthetic stories15M and stories110M\n"
         "  --variants a,b        variants to run (default: %s)\n"

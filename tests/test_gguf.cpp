@@ -50,7 +50,7 @@ struct Builder {
 
 std::string parse_error(const std::string& bytes) {
     std::vector<std::byte> owned(bytes.size());
-    std::memcpy(owned.data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(owned.data(), bytes.data(), bytes.size());
     try {
         GgufFile::parse(hold_bytes(std::move(owned)), "bad.gguf");
     } catch (const LoadError& e) {
@@ -61,7 +61,7 @@ std::string parse_error(const std::string& bytes) {
 
 GgufFile parse(const std::string& bytes) {
     std::vector<std::byte> owned(bytes.size());
-    std::memcpy(owned.data(), bytes.data(), bytes.size());
+    if (!bytes.empty()) std::memcpy(owned.data(), bytes.data(), bytes.size());
     return GgufFile::parse(hold_bytes(std::move(owned)), "good.gguf");
 }
 
