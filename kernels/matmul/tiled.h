@@ -85,15 +85,19 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     return owning(std::move(storage), src);
 }
 
+// Up to this many rows run as one matvec per row over each strip: the strip comes from memory once and
+// from cache for the other rows, where a register tile would spend kMR rows of work on each (batched decode).
+constexpr int kMatvecRows = 4;
+
 // x[m x n] in the microkernel's layout, once per call (scratch slot 0): ceil(m / kMR) strips of kMR rows,
-// or for m = 1 the row itself (x when it needs no conversion or padding).
+// or for m <= kMatvecRows the rows themselves, each padded to depth (x when they need no conversion or padding).
 template <class M>
 const typename M::Activation* pack_activations(const float* x, int m, int n, ExecContext& ctx) {
     using A = typename M::Activation;
     if constexpr (std::is_same_v<A, float>) {
-        if (m == 1 && n % M::kDepth == 0) return x;
+        if (m <= kMatvecRows && n % M::kDepth == 0) return x;
     }
-    const long width = m == 1 ? 1 : M::kMR, count = (m + width - 1) / width * width * depth<M>(n);
+    const long width = m <= kMatvecRows ? 1 : M::kMR, count = (m + width - 1) / width * width * depth<M>(n);
     auto* a = reinterpret_cast<A*>(ctx.scratch((static_cast<std::size_t>(count) * sizeof(A) + 3) / 4));
     pack_strips<M, M::activation>(x, m, n, width, a);
     return a;
@@ -106,11 +110,14 @@ void run_strips(const PackedWeight& w, const typename M::Activation* a, float* y
     const auto* B = static_cast<const typename M::Weight*>(w.data);
     const long n = depth<M>(w.n), d = w.d;
     alignas(64) float edge[MR * NR];  // an edge tile's result before its valid part is written back
-    if (m == 1) {
+    if (m <= kMatvecRows) {
         for (long s = s0; s < s1; s++) {
             const long cols = std::min<long>(NR, d - s * NR);
-            M::matvec(B + s * n * NR, n, a, cols == NR ? y + s * NR : edge);
-            if (cols < NR) std::copy_n(edge, cols, y + s * NR);
+            for (long r = 0; r < m; r++) {
+                float* out = y + r * d + s * NR;
+                M::matvec(B + s * n * NR, n, a + r * n, cols == NR ? out : edge);
+                if (cols < NR) std::copy_n(edge, cols, out);
+            }
         }
         return;
     }
