@@ -9,6 +9,8 @@ BENCH_ARGS ?= --profile --repetitions 3
 KERNEL_FILTER ?= .
 KERNEL_EXCLUDE ?= llama2-7B
 KERNEL_MIN_TIME ?= 0.05
+# Batched decoding (bench_batched): B sequences decoded together, for the report's throughput-against-B figure.
+BATCH_ARGS ?= --variants tbb,tbb-q8 --npp 64 --ntg 32 --npl 1,2,4,8,16,32,64
 # Other engines measured on the same models: make bench PEERS="llama.cpp=/path/llama-bench llama2.c=/path/run,/path/runomp"
 PEERS ?=
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
@@ -39,14 +41,16 @@ build-tsan: bootstrap
 
 # The main job: this machine's ceilings, every kernel alone, every variant end to end, the report.
 bench: build
-	@echo "[1/4] machine probe: read bandwidth and compute peaks -> $(RESULTS)/machine.json"
+	@echo "[1/5] machine probe: read bandwidth and compute peaks -> $(RESULTS)/machine.json"
 	@build/bin/probe_machine -o $(RESULTS)/machine.json
-	@echo "[2/4] kernel sweep: every kernel alone -> $(RESULTS)/bench_kernels.json"
+	@echo "[2/5] kernel sweep: every kernel alone -> $(RESULTS)/bench_kernels.json"
 	@$(PYTHON) scripts/run_kernel_sweep.py --bench build/bin/bench_kernels --filter '$(KERNEL_FILTER)' \
 	  --exclude '$(KERNEL_EXCLUDE)' --min-time $(KERNEL_MIN_TIME) --out $(RESULTS)/bench_kernels.json
-	@echo "[3/4] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
+	@echo "[3/5] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
 	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
-	@echo "[4/4] report -> $(RESULTS)/report/REPORT.md"
+	@echo "[4/5] batched decoding: aggregate decode tok/s against the sequences decoded together -> $(RESULTS)/*.jsonl"
+	@build/bin/bench_batched --output $(RESULTS) $(BATCH_ARGS)
+	@echo "[5/5] report -> $(RESULTS)/report/REPORT.md"
 	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
 bench-full:
