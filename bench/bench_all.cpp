@@ -44,11 +44,7 @@ void check_stop() {
     if (g_stop) throw Interrupted{};
 }
 
-struct ModelSpec {
-    std::string name;
-    std::optional<std::string> path;   // a checkpoint file
-    std::optional<std::string> shape;  // or a synthetic shape
-};
+using cli::ModelSpec;
 
 struct Options {
     std::vector<std::string> variants;  // empty: every available one
@@ -124,13 +120,9 @@ Options parse(int argc, char** argv) {
                 o.threads.push_back(static_cast<int>(cli::parse_int("--threads", t, 1, max_threads())));
             }
         } else if (a == "--model") {
-            const std::string path(args.value());
-            if (!std::filesystem::is_regular_file(path)) throw cli::UsageError("--model " + path + ": no such checkpoint file");
-            o.models.push_back({std::filesystem::path(path).stem().string(), path, std::nullopt});
+            o.models.push_back(cli::model_file_argument(args.value()));
         } else if (a == "--synthetic") {
-            const std::string shape(args.value());
-            if (!find_shape(shape)) throw cli::UsageError("unknown shape '" + shape + "' (known: " + shape_names() + ")");
-            o.models.push_back({shape, std::nullopt, shape});
+            o.models.push_back(cli::synthetic_argument(args.value()));
         } else if (a == "--prompt-tokens") {
             o.prompt_tokens = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
             prompt_set = true;
@@ -163,9 +155,7 @@ Options parse(int argc, char** argv) {
             throw cli::UsageError("unknown option '" + std::string(a) + "'");
         }
     }
-    std::error_code ec;
-    std::filesystem::create_directories(o.output, ec);
-    if (ec || access(o.output.c_str(), W_OK) != 0) throw cli::UsageError("--output " + o.output + " is not a writable directory");
+    cli::output_directory(o.output);
     if (o.quick) {
         if (!prompt_set) o.prompt_tokens = 16;
         if (!gen_set) o.gen_tokens = 32;

@@ -2,7 +2,6 @@
 // measures it. For each B: one batch prefills P tokens of each of B sequences, then N steps decode one token
 // of every sequence each (B rows a step). Tables to stdout (llama-batched-bench's columns), progress to
 // stderr, records (kind "batched", harness/SCHEMA.md) to <output>/<date>-<host>.jsonl and .csv.
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -26,11 +25,7 @@ namespace {
 
 using namespace wb;
 
-struct ModelSpec {
-    std::string name;
-    std::optional<std::string> path;   // a checkpoint file
-    std::optional<std::string> shape;  // or a synthetic shape in memory
-};
+using cli::ModelSpec;
 
 struct Options {
     std::vector<ModelSpec> models;
@@ -83,13 +78,9 @@ Options parse(int argc, char** argv) {
             print_help();
             std::exit(0);
         } else if (a == "--model") {
-            const std::string path(args.value());
-            if (!std::filesystem::is_regular_file(path)) throw cli::UsageError("--model " + path + ": no such checkpoint file");
-            o.models.push_back({std::filesystem::path(path).stem().string(), path, std::nullopt});
+            o.models.push_back(cli::model_file_argument(args.value()));
         } else if (a == "--synthetic") {
-            const std::string shape(args.value());
-            if (!find_shape(shape)) throw cli::UsageError("unknown shape '" + shape + "' (known: " + shape_names() + ")");
-            o.models.push_back({shape, std::nullopt, shape});
+            o.models.push_back(cli::synthetic_argument(args.value()));
         } else if (a == "--variants") {
             o.variants = cli::parse_list(a, args.value());
             for (const std::string& v : o.variants) cli::variant_argument(v);
@@ -111,9 +102,7 @@ Options parse(int argc, char** argv) {
             throw cli::UsageError("unknown option '" + std::string(a) + "'");
         }
     }
-    std::error_code ec;
-    std::filesystem::create_directories(o.output, ec);
-    if (ec || access(o.output.c_str(), W_OK) != 0) throw cli::UsageError("--output " + o.output + " is not a writable directory");
+    cli::output_directory(o.output);
     if (o.models.empty()) {
         o.models.push_back({"stories15M", std::nullopt, "stories15M"});
         if (!quick) o.models.push_back({"stories110M", std::nullopt, "stories110M"});

@@ -1,10 +1,15 @@
 #include "cli/args.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+
+#include "model/config.h"
 
 namespace wb::cli {
 
@@ -66,6 +71,23 @@ Kernels variant_argument(std::string_view name) {
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
     }
+}
+
+ModelSpec model_file_argument(std::string_view path) {
+    const std::string file(path);
+    if (!std::filesystem::is_regular_file(file)) throw UsageError("--model " + file + ": no such checkpoint file");
+    return {std::filesystem::path(file).stem().string(), file, std::nullopt};
+}
+
+ModelSpec synthetic_argument(std::string_view shape) {
+    if (!find_shape(shape)) throw UsageError("unknown shape '" + std::string(shape) + "' (known: " + shape_names() + ")");
+    return {std::string(shape), std::nullopt, std::string(shape)};
+}
+
+void output_directory(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec || access(dir.c_str(), W_OK) != 0) throw UsageError("--output " + dir + " is not a writable directory");
 }
 
 std::string models_dir() {

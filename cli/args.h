@@ -1,6 +1,7 @@
 // Strict command-line parsing shared by the programs: every bad argument is a one-line UsageError.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -37,6 +38,20 @@ std::vector<int> parse_int_list(std::string_view flag, std::string_view text, in
 
 // The variant named on a command line; an unknown name is a UsageError listing the known ones.
 Kernels variant_argument(std::string_view name);
+
+// A model named on a benchmark's command line: a checkpoint file or a synthetic shape in memory.
+struct ModelSpec {
+    std::string name;                  // the file's stem, or the shape
+    std::optional<std::string> path;   // a checkpoint file (--model PATH)
+    std::optional<std::string> shape;  // or a synthetic shape (--synthetic SHAPE)
+};
+// --model PATH: a UsageError when no such file exists.
+ModelSpec model_file_argument(std::string_view path);
+// --synthetic SHAPE: a UsageError naming the known shapes for any other.
+ModelSpec synthetic_argument(std::string_view shape);
+
+// --output DIR: created when missing; a UsageError when it cannot be written to.
+void output_directory(const std::string& dir);
 
 // The models directory: $WORKBENCH_MODELS, else the one configured at build time.
 std::string models_dir();

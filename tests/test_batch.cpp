@@ -16,15 +16,6 @@ namespace {
 
 int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
 
-double relative_error(const float* a, const float* b, int n) {
-    double diff = 0, scale = 0;
-    for (int i = 0; i < n; i++) {
-        diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-        scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-    }
-    return diff / scale;
-}
-
 bool exact_variant(const Kernels& k) { return k.matmul->tolerance <= 1e-4f && k.attention->tolerance <= 1e-4f; }
 
 // A sequence's greedy run: the logits of each output and the token picked from them.
@@ -118,7 +109,7 @@ void expect_batch_matches_alone(const Checkpoint& ck, const std::string& variant
             ASSERT_LT(i, static_cast<int>(expected[s].tokens.size()));
             ASSERT_EQ(argmax(got, V), expected[s].tokens[i]);
             if (exact_variant(k)) {
-                EXPECT_LE(relative_error(got, expected[s].logits[i].data(), V), 1e-5);
+                EXPECT_LE(test::relative_error(got, expected[s].logits[i].data(), V), 1e-5);
             }
             next_pos[s] = batch.pos[order[o].first] + 1;
         }

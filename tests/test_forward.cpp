@@ -27,15 +27,6 @@ TEST(Forward, NaiveGreedyStoryMatchesTheReference) {
     EXPECT_EQ(greedy_story("naive", 200, 1), test::reference_story() + "\n");
 }
 
-// Relative difference of two logit vectors, measured against the larger's magnitude.
-double relative_error(const float* a, const float* b, int n) {
-    double diff = 0, scale = 0;
-    for (int i = 0; i < n; i++) {
-        diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-        scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-    }
-    return diff / scale;
-}
 
 void expect_batched_matches_sequential(const Checkpoint& ck, const std::vector<int>& tokens, int start) {
     const int V = ck.config().vocab_size, T = static_cast<int>(tokens.size());
@@ -50,7 +41,7 @@ void expect_batched_matches_sequential(const Checkpoint& ck, const std::vector<i
     const std::vector<float> all(logits, logits + static_cast<std::size_t>(V) * T);
     for (int t = 0; t < T; t++) {
         const float* one = sequential.forward(&tokens[static_cast<std::size_t>(t)], 1, start + t);
-        ASSERT_LE(relative_error(all.data() + static_cast<std::size_t>(t) * V, one, V), 1e-5) << "position " << start + t;
+        ASSERT_LE(test::relative_error(all.data() + static_cast<std::size_t>(t) * V, one, V), 1e-5) << "position " << start + t;
     }
 }
 

@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -74,6 +76,15 @@ std::string reference_story() {
     const std::size_t close = readme.find("\n```", open + 4);
     if (open == std::string::npos || close == std::string::npos) throw std::runtime_error("no story in the README");
     return readme.substr(open + 4, close - open - 4);
+}
+
+double relative_error(const float* a, const float* b, int n) {
+    double diff = 0, scale = 0;
+    for (int i = 0; i < n; i++) {
+        diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+        scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
+    }
+    return diff / scale;
 }
 
 }  // namespace wb::test

@@ -28,6 +28,9 @@ std::string temp_path(const std::string& name);  // a fresh path under the test'
 // The reference story: the fenced block in the models directory's README.
 std::string reference_story();
 
+// max |a - b| over max |b|: how far one logits vector is from another, against the reference's scale.
+double relative_error(const float* a, const float* b, int n);
+
 }  // namespace wb::test
 
 #define REQUIRE_MODEL(file)                                                                 \

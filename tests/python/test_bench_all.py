@@ -1,28 +1,23 @@
 """bench_all end to end: the --quick smoke run that `make test` uses, its records, and interruption."""
-import json
 import os
 import re
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import load_records  # noqa: E402
 
 BIN = os.environ.get("WORKBENCH_BIN", "build/bin")
 MODELS = os.environ.get("WORKBENCH_MODELS", "../shared/models")
 PEER_FIXTURES = os.path.join(MODELS, "..", "fixtures", "peers")
 BENCH = os.path.join(BIN, "bench_all")
 SUMMARY_KEYS = {"samples", "median", "stddev", "min", "max"}
-
-
-def load_records(directory):
-    records = []
-    for name in sorted(os.listdir(directory)):
-        if name.endswith(".jsonl"):
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                records += [json.loads(line) for line in f if line.strip()]
-    return records
 
 
 @unittest.skipUnless(os.path.exists(BENCH), f"{BENCH} is not built")

@@ -1,22 +1,17 @@
 """bench_batched end to end: the --quick run, its table and records, refusals of runs that cannot fit."""
-import json
 import os
 import subprocess
+import sys
 import tempfile
 import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import load_records  # noqa: E402
 
 BIN = os.environ.get("WORKBENCH_BIN", "build/bin")
 BENCH = os.path.join(BIN, "bench_batched")
 COLUMNS = ["PP", "TG", "B", "N_KV", "T_PP s", "S_PP t/s", "T_TG s", "S_TG t/s", "T s", "S t/s"]
-
-
-def load_records(directory):
-    records = []
-    for name in sorted(os.listdir(directory)):
-        if name.endswith(".jsonl"):
-            with open(os.path.join(directory, name), encoding="utf-8") as f:
-                records += [json.loads(line) for line in f if line.strip()]
-    return records
 
 
 def tables(stdout):

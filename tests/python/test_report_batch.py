@@ -10,6 +10,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import markdown_table, number  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "tests" / "fixtures" / "results"
 BATCH = RESULTS / "batched.jsonl"
@@ -32,22 +35,6 @@ def fixture_records():
         if k not in out or r["timestamp"] > out[k]["timestamp"]:
             out[k] = r
     return out
-
-
-def tables(md, heading):
-    """Rows ({column: cell}) of the first table after `heading`."""
-    lines = md[md.index(heading):].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
-    return [dict(zip(rows[0], row)) for row in rows[2:]]
-
-
-def number(cell):
-    return float(cell.rstrip("×%").replace(",", ""))
 
 
 class ReportBatchTest(unittest.TestCase):
@@ -86,7 +73,7 @@ class ReportBatchTest(unittest.TestCase):
         expected = fixture_records()
         seen = set()
         for model in ("stories15M", "stories110M"):
-            for row in tables(self.md, f"### {model}"):
+            for row in markdown_table(self.md, f"### {model}"):
                 k = (model, row["variant"], int(row["threads"]), int(row["B"]))
                 seen.add(k)
                 r = expected[k]

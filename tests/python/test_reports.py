@@ -13,6 +13,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from helpers import markdown_table, number  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "results"
 REPORT = ROOT / "scripts" / "report.py"
@@ -98,22 +101,6 @@ def expected_ceiling(directory, r):
     fits = [e for e in runs if e["bytes"] >= nbytes]
     gbs = (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
     return gbs * 1e9 / nbytes
-
-
-def markdown_table(text, heading):
-    """The first table after `heading`: a list of {column: cell}."""
-    lines = text[text.index(heading):].splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
-    rows = []
-    for line in lines[start:]:
-        if not line.startswith("|"):
-            break
-        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
-    return [dict(zip(rows[0], row)) for row in rows[2:]]
-
-
-def number(cell):
-    return float(cell.rstrip("×%").replace(",", ""))
 
 
 def png_size(path):

@@ -1,0 +1,30 @@
+"""Helpers shared by the Python tests: the records a benchmark writes, the tables of the reports built from them."""
+import json
+import os
+
+
+def load_records(directory):
+    """Every JSON line of every .jsonl file in directory, in file-name order."""
+    records = []
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".jsonl"):
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def markdown_table(text, heading):
+    """The first table after `heading`: a list of {column: cell}."""
+    lines = text[text.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([c.strip() for c in line.strip().strip("|").split("|")])
+    return [dict(zip(rows[0], row)) for row in rows[2:]]
+
+
+def number(cell):
+    """A table cell's number: '1,234', '2.50×' and '97%' read as 1234, 2.5 and 97."""
+    return float(cell.rstrip("×%").replace(",", ""))
