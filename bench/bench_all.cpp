@@ -299,13 +299,7 @@ void print_table(const std::string& model, const std::vector<Row>& rows, const s
 
 class Bench {
 public:
-    explicit Bench(Options o) : o_(std::move(o)), build_(build_info()) {
-        char date[16];
-        const std::time_t t = std::time(nullptr);
-        std::tm tm{};
-        gmtime_r(&t, &tm);
-        std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-        stem_ = std::string(date) + "-" + build_.host;
+    explicit Bench(Options o) : o_(std::move(o)), build_(build_info()), stem_(results_stem(build_)) {
         bin_dir_ = std::filesystem::canonical("/proc/self/exe").parent_path().string();
     }
 

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,6 +17,7 @@
 #include "harness/record.h"
 #include "harness/timing.h"
 #include "model/memory_guard.h"
+#include "model/sampler.h"
 #include "model/synthetic.h"
 #include "model/transformer.h"
 
@@ -147,8 +147,6 @@ int prompt_token(int s, int i, int vocab) {
     return static_cast<int>((7919ull * (s + 1) + 104729ull * i) % static_cast<unsigned long long>(vocab));
 }
 
-int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
-
 struct Timing {
     double prefill_seconds, decode_seconds;
 };
@@ -192,20 +190,11 @@ void print_row(const Record& r) {
     std::fflush(stdout);
 }
 
-std::string file_stem(const BuildInfo& build) {
-    char date[16];
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    return std::string(date) + "-" + build.host;
-}
-
 int bench_main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     check_fits(o);
     const BuildInfo build = build_info();
-    const std::string stem = file_stem(build);
+    const std::string stem = results_stem(build);
     const CacheShape cache{largest(o.npl), largest(o.npp) + largest(o.ntg)};
     for (const ModelSpec& spec : o.models) {
         std::fprintf(stderr, "bench_batched: loading %s\n", spec.name.c_str());

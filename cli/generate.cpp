@@ -151,11 +151,9 @@ int generate_main(int argc, char** argv) {
     }
     const Kernels kernels = cli::variant_argument(variant);  // unknown names fail before the model loads
 
-    // --parallel B keeps B sequences of `steps` positions in the KV cache.
-    auto cache_for = [&](const Config& c) {
-        const long long positions = steps <= 0 || steps > c.seq_len ? c.seq_len : steps;
-        return parallel > 0 ? CacheShape{parallel, static_cast<int>(positions)} : CacheShape{};
-    };
+    // Steps past the context (or 0) mean the whole context; --parallel B keeps B sequences of that many positions.
+    auto steps_in = [&](const Config& c) { return steps <= 0 || steps > c.seq_len ? c.seq_len : static_cast<int>(steps); };
+    auto cache_for = [&](const Config& c) { return parallel > 0 ? CacheShape{parallel, steps_in(c)} : CacheShape{}; };
     std::optional<Checkpoint> checkpoint;
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
@@ -168,7 +166,7 @@ int generate_main(int argc, char** argv) {
     }
     const Config& cfg = checkpoint->config();
     const CacheShape cache = cache_for(cfg);
-    if (steps <= 0 || steps > cfg.seq_len) steps = cfg.seq_len;
+    steps = steps_in(cfg);
     const std::unique_ptr<Tokenizer> tokenizer_owner = model_tokenizer(
         checkpoint->vocab(), model_path.value_or(*synthetic), cfg.vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
     const Tokenizer& tokenizer = *tokenizer_owner;

@@ -57,6 +57,15 @@ BuildInfo build_info() {
     return {sha, std::string("g++ ") + __VERSION__, WORKBENCH_CXX_FLAGS, cpu_model(), host_name()};
 }
 
+std::string results_stem(const BuildInfo& build) {
+    const std::time_t t = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char date[16];
+    std::strftime(date, sizeof date, "%Y-%m-%d", &tm);
+    return std::string(date) + "-" + build.host;
+}
+
 std::string utc_now() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};

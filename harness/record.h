@@ -60,6 +60,9 @@ std::string to_json(const Record& r);
 std::string csv_header();
 std::string to_csv(const Record& r);
 
+// "<UTC date>-<host>": the name, without extension, of the results files a run on this machine writes today.
+std::string results_stem(const BuildInfo& build);
+
 // Appends r to <dir>/<stem>.jsonl and <dir>/<stem>.csv.
 void append_record(const Record& r, const std::string& dir, const std::string& stem);
 

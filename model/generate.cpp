@@ -1,7 +1,8 @@
 #include "model/generate.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
+#include <numeric>
 #include <stdexcept>
 
 #include "model/observer.h"
@@ -125,7 +126,7 @@ ParallelResult generate_parallel(Transformer& model, const Tokenizer& tok, std::
 
     const auto t1 = clock::now();
     std::vector<int> going(static_cast<std::size_t>(B));  // continuations still decoding, in row order
-    for (int k = 0; k < B; k++) going[k] = k;
+    std::iota(going.begin(), going.end(), 0);
     Batch batch;
     for (int pos = P; !going.empty(); pos++) {
         std::erase_if(going, [&](int k) { return tok.ends_text(next[k]); });

@@ -54,7 +54,7 @@ void add_matrix(WeightFootprint& f, DType type, std::uint64_t elements, std::uin
 
 MemoryNeed need_with_weights(const Config& c, std::uint64_t weights, CacheShape cache) {
     const std::uint64_t seq = c.seq_len, batch = Transformer::kMaxBatch;
-    const std::uint64_t sequences = cache.sequences, context = cache.context == 0 ? seq : cache.context;
+    const std::uint64_t sequences = cache.sequences, context = cache.positions(c);
     MemoryNeed need;
     need.weights = weights;
     need.kv_cache = static_cast<std::uint64_t>(c.n_layers) * sequences * context * c.kv_dim() * 2 * kF32;
@@ -157,7 +157,7 @@ void require_memory(const std::string& name, const Config& c, const WeightFootpr
     if (need.total() <= available) return;
     const std::string sequences = cache.sequences == 1 ? "" :
         " for " + std::to_string(cache.sequences) + " sequences of " +
-        std::to_string(cache.context == 0 ? c.seq_len : cache.context) + " positions";
+        std::to_string(cache.positions(c)) + " positions";
     std::string message = name + ": needs " + human(need.total()) + " of memory (weights " + human(need.weights) +
                           ", KV cache " + human(need.kv_cache) + sequences + ", activations " + human(need.scratch) +
                           ") but " + human(available) + " is available; not loading it";

@@ -35,7 +35,7 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
       kernels_(kernels),
       ctx_(ctx),
       n_seq_(cache.sequences),
-      n_ctx_(cache.context == 0 ? cfg_.seq_len : cache.context) {
+      n_ctx_(cache.positions(cfg_)) {
     if (!kernels_.available()) {
         throw std::invalid_argument(std::string("variant ") + kernels_.variant->name + " is not available on this machine");
     }

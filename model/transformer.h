@@ -33,6 +33,8 @@ struct Batch {
 struct CacheShape {
     int sequences = 1;
     int context = 0;  // 0: the model's seq_len
+
+    int positions(const Config& c) const { return context == 0 ? c.seq_len : context; }
 };
 
 class Transformer {

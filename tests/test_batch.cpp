@@ -14,8 +14,6 @@
 namespace wb {
 namespace {
 
-int argmax(const float* v, int n) { return static_cast<int>(std::max_element(v, v + n) - v); }
-
 bool exact_variant(const Kernels& k) { return k.matmul->tolerance <= 1e-4f && k.attention->tolerance <= 1e-4f; }
 
 // A sequence's greedy run: the logits of each output and the token picked from them.
