@@ -6,6 +6,9 @@
 #include <string>
 #include <thread>
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
 #include <tbb/task_arena.h>
 
 namespace wb {
@@ -25,6 +28,21 @@ ExecContext::ExecContext(int threads) : threads_(threads) {
 }
 
 ExecContext::~ExecContext() = default;
+
+void ExecContext::parallel_for(int items, double item_bytes, const std::function<void(int, int, int)>& body) {
+    if (items <= 0) return;
+    if (threads_ == 1 || items == 1 || items * item_bytes < min_parallel_bytes) {
+        body(0, items, 0);
+        return;
+    }
+    const int piece = (items + threads_ - 1) / threads_;
+    arena_->execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<int>(0, items, piece),
+            [&](const tbb::blocked_range<int>& r) { body(r.begin(), r.end(), tbb::this_task_arena::current_thread_index()); },
+            tbb::static_partitioner());
+    });
+}
 
 float* ExecContext::scratch(std::size_t n, int slot) {
     Buffer& b = scratch_.at(static_cast<std::size_t>(slot));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -24,6 +25,16 @@ public:
     // A float buffer of at least n elements, 64-byte aligned, owned by the context.
     // slot in [0, threads()): one per concurrently running task (e.g. the arena's thread index).
     float* scratch(std::size_t n, int slot = 0);
+
+    // Calls body(begin, end, slot) over items [0, items), slot being the running thread's index (for scratch()).
+    // item_bytes is one item's cost in bytes it streams. Work below min_parallel_bytes runs on the calling thread;
+    // larger work is cut into one equal piece per thread, which costs a fraction of the balancing partitioner's
+    // fork and join (the pieces stream memory at the same rate, so there is little to balance).
+    void parallel_for(int items, double item_bytes, const std::function<void(int, int, int)>& body);
+
+    // Below this many bytes of work a parallel region costs more than it saves (a fork and join is 0.5-2 us,
+    // a core streams 64 KiB from L2 in about as long). Tests set 0 to run every parallel path.
+    double min_parallel_bytes = 256.0 * 1024.0;
 
     Observer* observer = nullptr;  // sees every operation's output (profiler, tracer); null means off
 

@@ -26,6 +26,7 @@ struct Run {
 Run alone(const Checkpoint& ck, const Kernels& k, const std::vector<int>& prompt, int outputs) {
     const int V = ck.config().vocab_size;
     ExecContext ctx(2);
+    ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
     Transformer model(ck, k, ctx);
     Run run;
     const float* logits = model.forward(prompt.data(), static_cast<int>(prompt.size()), 0);
@@ -66,6 +67,7 @@ void expect_batch_matches_alone(const Checkpoint& ck, const std::string& variant
     }
 
     ExecContext ctx(2);
+    ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
     Transformer model(ck, k, ctx, {B, 0});
     std::vector<int> next_pos(B, 0), outputs(B, 0);
     for (int step = 0; step < sch.steps; step++) {

@@ -14,6 +14,7 @@ std::string greedy_story(const std::string& variant, int steps, int threads) {
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
     const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(threads);
+    ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
     Transformer model(ck, resolve_variant(variant), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
     std::string text;

@@ -28,6 +28,7 @@ std::vector<float> random_vector(std::size_t count, unsigned seed) {
 double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, const std::vector<float>& x, Shape s,
                             int m, int threads) {
     ExecContext ctx(threads);
+    ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
     const MatmulKernel& naive = *find_matmul("matmul.naive");
     const PackedWeight packed = k.prepare(WeightView{W.data(), nullptr, s.d, s.n}, ctx);
     // A kernel that rounds its weights (4-bit) is measured against naive on the weights it holds.
@@ -47,6 +48,35 @@ double worst_relative_error(const MatmulKernel& k, const std::vector<float>& W, 
         }
     }
     return worst;
+}
+
+TEST(ExecContext, ParallelForCoversEveryItemOnceAndRunsSmallWorkInline) {
+    for (int threads : {1, 2, 3}) {
+        ExecContext ctx(threads);
+        for (int items : {0, 1, 2, 7, 1000}) {
+            std::vector<int> seen(static_cast<std::size_t>(items), 0);
+            std::vector<int> slots_used(static_cast<std::size_t>(threads), 0);
+            ctx.min_parallel_bytes = 0;
+            ctx.parallel_for(items, 1.0, [&](int begin, int end, int slot) {
+                ASSERT_GE(slot, 0);
+                ASSERT_LT(slot, threads);
+                slots_used[static_cast<std::size_t>(slot)] = 1;
+                for (int i = begin; i < end; i++) seen[static_cast<std::size_t>(i)]++;
+            });
+            for (int i = 0; i < items; i++) EXPECT_EQ(seen[static_cast<std::size_t>(i)], 1) << items << " items, item " << i;
+
+            // Work below the threshold is one call on the calling thread, slot 0.
+            ctx.min_parallel_bytes = 2.0 * items + 1;
+            int calls = 0;
+            ctx.parallel_for(items, 2.0, [&](int begin, int end, int slot) {
+                calls++;
+                EXPECT_EQ(begin, 0);
+                EXPECT_EQ(end, items);
+                EXPECT_EQ(slot, 0);
+            });
+            EXPECT_EQ(calls, items > 0 ? 1 : 0);
+        }
+    }
 }
 
 TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
@@ -128,6 +158,7 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
         std::vector<float> want(W.size()), held(W.size(), NAN);
         t.dequantize_rows(view, 0, s.d, want.data());
         ExecContext ctx(2);
+        ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
         const PackedWeight packed = k->prepare(view, ctx);
         k->unpack(packed, held.data());
         EXPECT_EQ(held, want) << name;
@@ -151,6 +182,7 @@ std::vector<int> greedy_tokens(const std::string& variant, int steps) {
     const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
     const std::unique_ptr<Tokenizer> tok = load_llama2c_tokenizer(test::model_path("tok512.bin"), ck.config().vocab_size);
     ExecContext ctx(2);
+    ctx.min_parallel_bytes = 0;  // every parallel path, however small the shape
     Transformer model(ck, resolve_variant(variant), ctx);
     Sampler greedy(ck.config().vocab_size, 0.0f, 0.9f, 1);
     return generate(model, *tok, greedy, "", steps, [](std::string_view) {}).tokens;

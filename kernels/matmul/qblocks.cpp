@@ -1,8 +1,6 @@
 #include "kernels/matmul/qblocks.h"
 
 #include <immintrin.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cmath>
@@ -332,20 +330,9 @@ void run(Dot dot, const Format& f, const PackedWeight& w, const float* x, float*
 void run_parallel(Dot dot, const Format& f, const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const Activations a = quantize(x, m, w.n, f, ctx);
     const int n_panels = panels(w);
-    if (ctx.threads() == 1) {  // one thread: skip the arena's fork and join on every call
-        run_panels(dot, f, w, a, y, m, 0, n_panels);
-        return;
-    }
-    // Each task streams a few hundred KiB of weights (fewer panels when many activation rows share them).
-    const long panel_bytes = static_cast<long>(blocks(w.n)) * block_stride(f);
-    const long work = panel_bytes * std::max(1, m / kMR);
-    const int by_bytes = static_cast<int>(std::max<long>(1, (256L << 10) / work));
-    const int grain = std::max(1, std::min(by_bytes, n_panels / (4 * ctx.threads())));
-    ctx.arena().execute([&] {
-        tbb::parallel_for(tbb::blocked_range<int>(0, n_panels, grain), [&](const tbb::blocked_range<int>& r) {
-            run_panels(dot, f, w, a, y, m, r.begin(), r.end());
-        });
-    });
+    // A panel streams its weights once and costs its m rows of dot products (kMR rows a tile).
+    const long work = static_cast<long>(blocks(w.n)) * block_stride(f) * std::max(1, m / kMR);
+    ctx.parallel_for(n_panels, static_cast<double>(work), [&](int p0, int p1, int) { run_panels(dot, f, w, a, y, m, p0, p1); });
 }
 
 }  // namespace wb::matmul::qblocks

@@ -152,15 +152,16 @@ void run(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ct
     run_strips<M>(w, pack_activations<M>(x, m, w.n, ctx), y, m, 0, strips<M>(w));
 }
 
-// Calls body(s0, s1) over strips [0, n_strips) in the context's arena, in grains of a few hundred KiB
-// of weights; with one thread it calls body(0, n_strips) directly (kernels/matmul/tbb.cpp).
+// Calls body(s0, s1) over strips [0, n_strips) with ExecContext::parallel_for (kernels/matmul/tbb.cpp).
 void for_strips(ExecContext& ctx, int n_strips, long strip_bytes, const std::function<void(int, int)>& body);
 
 // run<M> with the strips shared out over the context's threads; activations are packed once, before.
 template <class M>
 void run_parallel(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const typename M::Activation* a = pack_activations<M>(x, m, w.n, ctx);
-    const long strip_bytes = depth<M>(w.n) * M::kNR * static_cast<long>(sizeof(typename M::Weight));
+    // Each strip streams its weights once and costs its m rows of multiply-adds (kMR rows a tile).
+    const long strip_bytes = depth<M>(w.n) * M::kNR * static_cast<long>(sizeof(typename M::Weight)) *
+                             std::max(1, m / M::kMR);
     for_strips(ctx, strips<M>(w), strip_bytes, [&](int s0, int s1) { run_strips<M>(w, a, y, m, s0, s1); });
 }
 
