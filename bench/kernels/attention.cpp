@@ -23,12 +23,13 @@ struct AttentionShape {
     int kv_dim() const { return n_kv_heads * head_size; }
 };
 
-// dim 768 at three head sizes (multi-head), and TinyLlama-1.1B's grouped-query layer.
+// dim 768 at three head sizes (multi-head), TinyLlama-1.1B's grouped-query layer, and stories260K's heads of 8.
 constexpr AttentionShape kShapes[] = {
     {"hs48", 16, 16, 48},
     {"hs64", 12, 12, 64},
     {"hs128", 6, 6, 128},
     {"tinyllama", 32, 4, 64},
+    {"stories260K", 8, 4, 8},
 };
 constexpr AttentionShape kTinyLlama = kShapes[3];
 

@@ -11,10 +11,6 @@
 #include <cmath>
 #include <limits>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include "kernels/attention/simd_head.h"
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
@@ -27,7 +23,7 @@ using simd_head::kLanes;
 using simd_head::round_up_to_lanes;
 
 constexpr int kTileBytes = 16 * 1024;  // a packed tile of keys and values fits in L1 with room to spare
-constexpr int kUnpackedTileKeys = 256;  // one row reads the cache in place, in long tiles
+constexpr int kUnpackedTileKeys = 256;  // a block of few rows reads the cache in place, in long tiles
 constexpr int kBlockRows = 64;         // target rows (query rows x heads of the group) per block
 constexpr int kBlocksPerThread = 4;    // enough blocks for the arena to balance the causal triangle
 constexpr int kRowsPerPass = 4;        // rows whose weighted sums share each load of values
@@ -38,6 +34,9 @@ struct Blocking {
     int queries_per_block;  // consecutive query rows of one span in a block
     int max_rows;   // rows of a full block: queries_per_block x heads per kv head
     int tile_size;  // keys per tile, a multiple of kLanes
+    // Tiles are copied out of the cache only for blocks of more rows than one pass of weighted sums takes:
+    // fewer rows would spend as long copying a tile as using it (decode of 1-4 heads per kv head).
+    bool packed() const { return max_rows > kRowsPerPass; }
 
     int blocks_per_kv_head(const AttentionSpan& s) const { return (s.rows + queries_per_block - 1) / queries_per_block; }
 };
@@ -55,8 +54,9 @@ Blocking choose_blocking(const AttentionArgs& a, int threads) {
     while (queries > 1 && blocks() < kBlocksPerThread * threads) queries = (queries + 1) / 2;
     const int rows = queries * group;
     const int packed_keys = kTileBytes / (2 * static_cast<int>(sizeof(float)) * a.head_size) / kLanes * kLanes;
-    const int tile = rows == 1 ? kUnpackedTileKeys : std::clamp(packed_keys, kLanes, 128);
-    return {queries, rows, tile};
+    Blocking b{queries, rows, kUnpackedTileKeys};
+    if (b.packed()) b.tile_size = std::clamp(packed_keys, kLanes, 128);
+    return b;
 }
 
 // Where each array of a block lives in its scratch, in floats; every array starts 64-byte aligned.
@@ -73,7 +73,7 @@ struct ScratchLayout {
             at += (n + 15) / 16 * 16;
             return offset;
         };
-        const std::size_t packed = b.max_rows > 1 ? tile * hs : 0;  // a single row reads the cache in place
+        const std::size_t packed = b.packed() ? tile * hs : 0;
         weights = take(rows * tile);  // [rows x tile] or, scored across rows, [tile x rows]
         k_packed = take(packed);      // [tile x hs]
         v_packed = take(packed);      // [tile x hs]
@@ -149,7 +149,7 @@ public:
           tile_size_(b.tile_size),
           last_key_(span.pos + first_query_ + (rows_ - 1) / group_),
           across_rows_(rows_ >= kLanes),
-          pack_(b.max_rows > 1) {
+          pack_(b.packed()) {
         const ScratchLayout l(b, hs_);
         weights_ = scratch + l.weights;
         k_packed_ = scratch + l.k_packed;
@@ -299,26 +299,22 @@ void run_flash(const AttentionArgs& a, ExecContext& ctx) {
     const Blocking b = choose_blocking(a, ctx.threads());
     const std::size_t scratch_size = ScratchLayout(b, a.head_size).total;
     auto blocks = [&](const AttentionSpan& s) { return b.blocks_per_kv_head(s) * a.n_kv_heads; };
-    if (ctx.threads() == 1) {
-        float* scratch = ctx.scratch(scratch_size);
-        for (const AttentionSpan& s : a.spans) {
-            for (int block = 0; block < blocks(s); block++) Block(a, b, s, block, scratch).run();
-        }
-        return;
-    }
-    // Blocks are numbered span after span; a chunk of them walks the spans from its first block's span on.
+    // Blocks are numbered span after span; a piece of them walks the spans from its first block's span on.
     int total = 0;
-    for (const AttentionSpan& s : a.spans) total += blocks(s);
-    ctx.arena().execute([&] {
-        tbb::parallel_for(tbb::blocked_range<int>(0, total), [&](const tbb::blocked_range<int>& range) {
-            float* scratch = ctx.scratch(scratch_size, tbb::this_task_arena::current_thread_index());
-            std::size_t span = 0;
-            int first = 0;  // the first block of a.spans[span]
-            for (int block = range.begin(); block < range.end(); block++) {
-                while (block >= first + blocks(a.spans[span])) first += blocks(a.spans[span++]);
-                Block(a, b, a.spans[span], block - first, scratch).run();
-            }
-        });
+    long keys = 0;  // keys read by all blocks, each key once per kv head's block
+    for (const AttentionSpan& s : a.spans) {
+        total += blocks(s);
+        keys += static_cast<long>(blocks(s)) * (s.pos + s.rows);
+    }
+    const double block_bytes = static_cast<double>(keys) / total * 2 * a.head_size * sizeof(float);
+    ctx.parallel_for(total, block_bytes, [&](int begin, int end, int slot) {
+        float* scratch = ctx.scratch(scratch_size, slot);
+        std::size_t span = 0;
+        int first = 0;  // the first block of a.spans[span]
+        for (int block = begin; block < end; block++) {
+            while (block >= first + blocks(a.spans[span])) first += blocks(a.spans[span++]);
+            Block(a, b, a.spans[span], block - first, scratch).run();
+        }
     });
 }
 

@@ -27,12 +27,15 @@ inline float score_scale(int head_size) { return 1.0f / std::sqrt(static_cast<fl
 
 // q . k over n floats.
 inline float dot(const float* q, const float* k, int n) {
-    Batch acc(0.0f);
+    float sum = 0.0f;
     int i = 0;
-    for (; i + kLanes <= n; i += kLanes) {
-        acc = wb::simd::fmadd(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
+    if (n >= kLanes) {
+        Batch acc(0.0f);
+        for (; i + kLanes <= n; i += kLanes) {
+            acc = wb::simd::fmadd(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
+        }
+        sum = xsimd::hadd(acc);
     }
-    float sum = xsimd::hadd(acc);
     for (; i < n; i++) sum += q[i] * k[i];
     return sum;
 }
@@ -76,13 +79,54 @@ inline Batch sum_each_bit_reversed(Batch (&rows)[kLanes]) {
     return rows[0];
 }
 
+#if defined(__AVX512F__)
+// Heads of half a batch (head size 8 on AVX-512, stories260K's) put two keys in each batch: lanes 0-7 key a,
+// lanes 8-15 key b.
+inline constexpr int kHalf = kLanes / 2;
+inline bool half_batch_head(int head_size) { return head_size == kHalf; }
+inline Batch two_halves(const float* a, const float* b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(a)), _mm256_loadu_ps(b), 1);
+}
+inline Batch two_halves(float a, float b) {
+    return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+// Bit reversal of the kHalf lanes' indices: row r of half_head_scores holds keys rev(r) and kHalf + rev(r).
+constexpr int half_bit_reverse(int lane) {
+    int r = 0;
+    for (int bit = 1; bit < kHalf; bit <<= 1) r = (r << 1) | ((lane & bit) != 0);
+    return r;
+}
+
+// scores() for half-batch heads: kHalf accumulators of two keys each fold (within each half) into kLanes scores.
+inline int half_head_scores(const float* q, const float* k, long stride, int n_keys, float scale, float* out) {
+    const Batch qq = two_halves(q, q);
+    int t = 0;
+    for (; t + kLanes <= n_keys; t += kLanes) {
+        const float* kt = k + t * stride;
+        Batch acc[kHalf];
+#pragma GCC unroll 8
+        for (int r = 0; r < kHalf; r++) {
+            const int key = half_bit_reverse(r);
+            acc[r] = qq * two_halves(kt + key * stride, kt + (kHalf + key) * stride);
+        }
+        fold_levels<kHalf / 2>(acc, kHalf);
+        (acc[0] * scale).store_unaligned(out + t);
+    }
+    return t;
+}
+#else
+inline bool half_batch_head(int) { return false; }
+inline int half_head_scores(const float*, const float*, long, int, float, float*) { return 0; }
+#endif
+
 // scores[t] = scale * (q . k_t) for t in [0, n_keys); key t starts at k + t * stride.
 // Keys go kLanes at a time, one accumulator each, folded into one batch of scores.
 inline void scores(const float* q, const float* k, long stride, int n_keys, int head_size, float scale,
                    float* out) {
     const int full = head_size - head_size % kLanes;
-    int t = 0;
-    for (; t + kLanes <= n_keys; t += kLanes) {
+    int t = half_batch_head(head_size) ? half_head_scores(q, k, stride, n_keys, scale, out) : 0;
+    for (; t + kLanes <= n_keys && full > 0; t += kLanes) {
         const float* kt = k + t * stride;
         Batch acc[kLanes];  // acc[j] holds key bit_reverse(j), so that the fold lands key j in lane j
         for (Batch& a : acc) a = Batch(0.0f);
@@ -167,11 +211,42 @@ inline void accumulate_panel(Weights p, const float* keep, const float* v, long 
     }
 }
 
+#if defined(__AVX512F__)
+// accumulate_values for half-batch heads: keys t and t + 1 share a batch, the halves are added at the end.
+template <int Rows>
+inline void accumulate_half_head(Weights p, const float* keep, const float* v, long stride, int n, float* acc,
+                                 int acc_stride) {
+    Batch sum[Rows];
+    for (int r = 0; r < Rows; r++) sum[r] = Batch(0.0f);
+    int t = 0;
+    for (; t + 2 <= n; t += 2) {
+        const Batch vt = two_halves(v + t * stride, v + (t + 1) * stride);
+        for (int r = 0; r < Rows; r++) sum[r] = wb::simd::fmadd(two_halves(p(r, t), p(r, t + 1)), vt, sum[r]);
+    }
+    for (int r = 0; r < Rows; r++) {
+        alignas(64) float lanes[kLanes];
+        sum[r].store_aligned(lanes);
+        float* out = acc + r * acc_stride;
+        for (int i = 0; i < kHalf; i++) {
+            float x = keep[r] * out[i] + (lanes[i] + lanes[kHalf + i]);
+            if (t < n) x += p(r, t) * v[t * stride + i];
+            out[i] = x;
+        }
+    }
+}
+#endif
+
 // The weighted sum of values for Rows rows (as accumulate_panel), over the whole head:
 // acc_r[0 .. head_size) <- keep[r] * acc_r + sum_t p(r, t) * v_t for t in [0, n).
 template <int Rows>
 inline void accumulate_values(Weights p, const float* keep, const float* v, long stride, int n, int head_size,
                               float* acc, int acc_stride) {
+#if defined(__AVX512F__)
+    if (half_batch_head(head_size)) {
+        accumulate_half_head<Rows>(p, keep, v, stride, n, acc, acc_stride);
+        return;
+    }
+#endif
     constexpr int kPanel = 4;  // batches per pass over the keys
     int i = 0;
     for (; i + kPanel * kLanes <= head_size; i += kPanel * kLanes) {
