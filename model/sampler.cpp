@@ -3,11 +3,31 @@
 #include <algorithm>
 #include <cmath>
 
+#include <xsimd/xsimd.hpp>
+
 namespace wb {
 
+// The largest value in batches, then its first position: run.c's first index of the maximum, without a
+// compare-and-branch per element (NaNs, which never win in run.c, fall back to its scalar loop).
 int argmax(const float* x, int n) {
+    if (std::isnan(x[0])) return 0;  // nothing compares greater than run.c's first pick
+    using batch = xsimd::batch<float>;
+    constexpr int kLanes = static_cast<int>(batch::size);
+    int i = 0;
+    float largest = x[0];
+    if (n >= kLanes) {
+        batch m = batch::load_unaligned(x);
+        for (i = kLanes; i + kLanes <= n; i += kLanes) m = xsimd::max(m, batch::load_unaligned(x + i));
+        alignas(64) float lanes[kLanes];
+        m.store_aligned(lanes);
+        largest = *std::max_element(lanes, lanes + kLanes);
+    }
+    for (; i < n; i++) largest = x[i] > largest ? x[i] : largest;
+    for (i = 0; i < n; i++) {
+        if (x[i] == largest) return i;
+    }
     int best = 0;
-    for (int i = 1; i < n; i++) {
+    for (i = 1; i < n; i++) {
         if (x[i] > x[best]) best = i;
     }
     return best;

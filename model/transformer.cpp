@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <xsimd/xsimd.hpp>
 
 namespace wb {
 
@@ -18,6 +19,18 @@ void rmsnorm(float* out, const float* x, const float* weight, int size, float ep
     ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < size; j++) out[j] = weight[j] * (ss * x[j]);
+}
+
+// gate[i] <- silu(gate[i]) * up[i], in batches (xsimd's exp is within an ulp or two of expf, at a tenth of its cost).
+void swiglu(float* gate, const float* up, std::size_t n) {
+    using batch = xsimd::batch<float>;
+    const batch one(1.0f);
+    std::size_t i = 0;
+    for (; i + batch::size <= n; i += batch::size) {
+        const batch g = batch::load_unaligned(gate + i);
+        ((g * (one / (one + xsimd::exp(-g)))) * batch::load_unaligned(up + i)).store_unaligned(gate + i);
+    }
+    for (; i < n; i++) gate[i] = gate[i] * (1.0f / (1.0f + expf(-gate[i]))) * up[i];
 }
 
 void rotate(float* vec, int i, float fcr, float fci) {
@@ -219,11 +232,8 @@ void Transformer::forward_chunk(const Batch& batch, int first, int T, int* outpu
         matmul(pl.w3, xb, hb2, T, Stage::up, l, pos);
         {
             Observed seen(obs, Stage::swiglu, l, pos, {hb, T, hidden});
-            for (int i = 0; i < T * hidden; i++) {
-                float val = hb[i];
-                val *= (1.0f / (1.0f + expf(-val)));
-                hb[i] = val * hb2[i];
-            }
+            // Row by row, so a row's result does not depend on where the batch puts it.
+            for (int t = 0; t < T; t++) swiglu(hb + t * hidden, hb2 + t * hidden, static_cast<std::size_t>(hidden));
         }
         matmul(pl.w2, hb, xb, T, Stage::down, l, pos);
         {

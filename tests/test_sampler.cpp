@@ -1,5 +1,6 @@
 #include <cmath>
 #include <map>
+#include <random>
 #include <vector>
 
 #include "model/generate.h"
@@ -13,6 +14,30 @@ TEST(Sampler, GreedyTakesTheFirstMaximum) {
     std::vector<float> logits{0.1f, 3.0f, -2.0f, 3.0f};
     Sampler s(4, 0.0f, 0.9f, 7);
     EXPECT_EQ(s.sample(logits.data()), 1);
+}
+
+// run.c's argmax, the loop the batched one must agree with.
+int first_maximum(const std::vector<float>& v) {
+    int best = 0;
+    for (int i = 1; i < static_cast<int>(v.size()); i++) {
+        if (v[static_cast<std::size_t>(i)] > v[static_cast<std::size_t>(best)]) best = i;
+    }
+    return best;
+}
+
+TEST(Sampler, ArgmaxAgreesWithRunCsLoopOnTiesTailsAndNaNs) {
+    std::mt19937 rng(5);
+    std::uniform_int_distribution<int> level(0, 6);  // few distinct values: ties everywhere
+    for (int n : {1, 2, 15, 16, 17, 33, 512, 32000, 32001}) {
+        for (int trial = 0; trial < 20; trial++) {
+            std::vector<float> v(static_cast<std::size_t>(n));
+            for (float& x : v) x = static_cast<float>(level(rng)) - 3.0f;
+            if (trial % 4 == 1) v[static_cast<std::size_t>(rng() % n)] = NAN;
+            if (trial % 4 == 2) v[0] = NAN;
+            if (trial % 4 == 3) std::fill(v.begin(), v.end(), NAN);
+            EXPECT_EQ(argmax(v.data(), n), first_maximum(v)) << n << " values, trial " << trial;
+        }
+    }
 }
 
 TEST(Sampler, SameSeedSameCoins) {
