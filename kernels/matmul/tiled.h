@@ -152,17 +152,31 @@ void run(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ct
     run_strips<M>(w, pack_activations<M>(x, m, w.n, ctx), y, m, 0, strips<M>(w));
 }
 
-// Calls body(s0, s1) over strips [0, n_strips) with ExecContext::parallel_for (kernels/matmul/tbb.cpp).
-void for_strips(ExecContext& ctx, int n_strips, long strip_bytes, const std::function<void(int, int)>& body);
-
-// run<M> with the strips shared out over the context's threads; activations are packed once, before.
+// run<M> over the context's threads; activations are packed once, before. Work is shared out by strips, or,
+// for a GEMM of few strips (9 strips split 5 and 4 over two threads), by row panels times strips: each thread
+// then takes its panels' rows against every strip, which the other thread's reads bring into the shared cache.
 template <class M>
 void run_parallel(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
     const typename M::Activation* a = pack_activations<M>(x, m, w.n, ctx);
-    // Each strip streams its weights once and costs its m rows of multiply-adds (kMR rows a tile).
-    const long strip_bytes = depth<M>(w.n) * M::kNR * static_cast<long>(sizeof(typename M::Weight)) *
-                             std::max(1, m / M::kMR);
-    for_strips(ctx, strips<M>(w), strip_bytes, [&](int s0, int s1) { run_strips<M>(w, a, y, m, s0, s1); });
+    const int n_strips = strips<M>(w);
+    const long n = depth<M>(w.n), panels = m <= kMatvecRows ? 1 : (m + M::kMR - 1) / M::kMR;
+    int groups = n_strips < 8 * ctx.threads() && panels >= ctx.threads() ? ctx.threads() : 1;
+    auto first_panel = [&](int g) { return g * panels / groups; };
+    auto first_row = [&](int g) { return g == groups ? m : static_cast<int>(first_panel(g) * M::kMR); };
+    // A group of a few rows would take run_strips' matvec path on rows packed as panels.
+    if (m - first_row(groups - 1) <= kMatvecRows) groups = 1;
+    // A strip streams its weights once and costs its group's rows of multiply-adds (kMR rows a tile).
+    const long strip_bytes =
+        n * M::kNR * static_cast<long>(sizeof(typename M::Weight)) * std::max<long>(1, panels / groups);
+    ctx.parallel_for(groups * n_strips, static_cast<double>(strip_bytes), [&](int begin, int end, int) {
+        for (int i = begin; i < end;) {
+            const int g = i / n_strips, s0 = i % n_strips, s1 = std::min(n_strips, s0 + (end - i));
+            const int r0 = first_row(g);
+            run_strips<M>(w, a + first_panel(g) * n * M::kMR, y + static_cast<long>(r0) * w.d, first_row(g + 1) - r0,
+                          s0, s1);
+            i += s1 - s0;
+        }
+    });
 }
 
 }  // namespace wb::matmul::gemm
