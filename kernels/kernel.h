@@ -23,6 +23,12 @@ struct WeightView {
     int group_size = 0;  // q8_v2 only: scale groups along the flattened matrix
 };
 
+// stack_rows' result (kernels/weight_types.h).
+struct StackedWeight {
+    WeightView view;
+    std::shared_ptr<void> storage;
+};
+
 // What a kernel's prepare() made of a weight: a view (no copy) or a re-laid-out copy it owns.
 struct PackedWeight {
     const void* data = nullptr;     // layout private to the kernel that prepared it

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,13 @@ std::string gguf_type_name(int gguf_id);
 
 // Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
 std::uint64_t row_bytes(DType t, std::int64_t n);
+
+// The rows of parts[0], parts[1], ... stacked in order into one weight (the forward pass's fused projections:
+// Q, K and V, gate and up). Every part has the same n. Kept in the parts' type when they share one (q8_v2 when
+// every part is whole scale groups), else dequantised to fp32. The view's bytes are owned by `storage`.
+// Throws std::invalid_argument for no parts or parts of different widths.
+struct StackedWeight;
+StackedWeight stack_rows(std::span<const WeightView> parts);
 
 // IEEE half and bfloat16 bits <-> fp32, rounding to nearest even; NaN stays NaN (quiet), Inf stays Inf,
 // half's subnormals are kept, values past half's range become Inf.

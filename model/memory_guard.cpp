@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +59,8 @@ MemoryNeed need_with_weights(const Config& c, std::uint64_t weights, CacheShape 
     MemoryNeed need;
     need.weights = weights;
     need.kv_cache = static_cast<std::uint64_t>(c.n_layers) * sequences * context * c.kv_dim() * 2 * kF32;
-    need.scratch = (batch * (4ull * c.dim + 2ull * c.hidden_dim + 2ull * c.kv_dim()) +
+    const std::uint64_t fused = std::max(static_cast<std::uint64_t>(c.dim) + 2ull * c.kv_dim(), 2ull * c.hidden_dim);
+    need.scratch = (batch * (4ull * c.dim + 2ull * c.hidden_dim + 2ull * c.kv_dim() + fused) +
                     sequences * c.vocab_size + seq * c.head_size()) * kF32;
     return need;
 }

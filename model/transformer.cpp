@@ -66,7 +66,7 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     }
     auto pack = [&](const WeightView& w) { return kernels_.matmul->prepare(w, ctx_); };
     for (const LayerWeights& lw : checkpoint_.weights().layers) {
-        layers_.push_back({pack(lw.wq), pack(lw.wk), pack(lw.wv), pack(lw.wo), pack(lw.w1), pack(lw.w2), pack(lw.w3)});
+        layers_.push_back({prepare_group({lw.wq, lw.wk, lw.wv}), prepare_group({lw.w1, lw.w3}), pack(lw.wo), pack(lw.w2)});
     }
     classifier_ = pack(checkpoint_.weights().classifier);
 
@@ -79,6 +79,7 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     v_.resize(B * kv_dim);
     hb_.resize(B * hidden);
     hb2_.resize(B * hidden);
+    stacked_.resize(B * std::max(dim + 2 * kv_dim, 2 * hidden));
     logits_.resize(static_cast<std::size_t>(n_seq_) * cfg_.vocab_size);
     const std::size_t cache_floats = static_cast<std::size_t>(cfg_.n_layers) * n_seq_ * n_ctx_ * kv_dim;
     key_cache_.assign(cache_floats, 0.0f);
@@ -104,6 +105,40 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
 void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos) {
     Observed seen(ctx_.observer, stage, layer, pos, {y, m, w.d});
     kernels_.matmul->run(w, x, y, m, ctx_);
+}
+
+std::vector<Transformer::Projection> Transformer::prepare_group(std::initializer_list<WeightView> parts) {
+    std::vector<Projection> group;
+    PackedWeight first = kernels_.matmul->prepare(*parts.begin(), ctx_);
+    if (first.storage != nullptr) {  // the kernel copies: a copy of the stacked rows costs nothing more
+        group.push_back({kernels_.matmul->prepare(stack_rows(parts).view, ctx_), 0, static_cast<int>(parts.size())});
+        return group;
+    }
+    group.push_back({std::move(first), 0, 1});
+    for (int i = 1; i < static_cast<int>(parts.size()); i++) {
+        group.push_back({kernels_.matmul->prepare(parts.begin()[i], ctx_), i, 1});
+    }
+    return group;
+}
+
+void Transformer::project(const Projection& p, const float* x, int m, float* const* out, const int* width,
+                          const Stage* stage, int layer, int pos) {
+    const int first = p.first;
+    if (p.count == 1) {
+        matmul(p.weight, x, out[first], m, stage[first], layer, pos);
+        return;
+    }
+    {
+        Observed call(ctx_.observer, stage[first], layer, pos, {out[first], m, width[first]});
+        kernels_.matmul->run(p.weight, x, stacked_.data(), m, ctx_);
+        const float* y = stacked_.data();
+        for (int t = 0; t < m; t++, y += p.weight.d) {
+            for (int i = first, column = 0; i < first + p.count; column += width[i++]) {
+                std::memcpy(out[i] + static_cast<std::size_t>(t) * width[i], y + column, width[i] * sizeof(float));
+            }
+        }
+    }
+    for (int i = first + 1; i < first + p.count; i++) Observed seen(ctx_.observer, stage[i], layer, pos, {out[i], m, width[i]});
 }
 
 float* Transformer::cache_row(std::vector<float>& cache, int layer, int seq, int pos) {
@@ -202,9 +237,12 @@ void Transformer::forward_chunk(const Batch& batch, int first, int T, int* outpu
             Observed seen(obs, Stage::attn_norm, l, pos, {xb, T, dim});
             for (int t = 0; t < T; t++) rmsnorm(xb + t * dim, x + t * dim, lw.rms_att, dim, c.rms_eps);
         }
-        matmul(pl.wq, xb, q, T, Stage::q, l, pos);
-        matmul(pl.wk, xb, k, T, Stage::k, l, pos);
-        matmul(pl.wv, xb, v, T, Stage::v, l, pos);
+        {
+            float* const out[] = {q, k, v};
+            const int width[] = {dim, kv_dim, kv_dim};
+            constexpr Stage stage[] = {Stage::q, Stage::k, Stage::v};
+            for (const Projection& p : pl.qkv) project(p, xb, T, out, width, stage, l, pos);
+        }
         {
             Observed seen(obs, Stage::q_rope, l, pos, {q, T, dim});
             for (int t = 0; t < T; t++) rope(q + t * dim, dim, positions[t]);
@@ -236,8 +274,12 @@ void Transformer::forward_chunk(const Batch& batch, int first, int T, int* outpu
             Observed seen(obs, Stage::ffn_norm, l, pos, {xb, T, dim});
             for (int t = 0; t < T; t++) rmsnorm(xb + t * dim, x + t * dim, lw.rms_ffn, dim, c.rms_eps);
         }
-        matmul(pl.w1, xb, hb, T, Stage::gate, l, pos);
-        matmul(pl.w3, xb, hb2, T, Stage::up, l, pos);
+        {
+            float* const out[] = {hb, hb2};
+            const int width[] = {hidden, hidden};
+            constexpr Stage stage[] = {Stage::gate, Stage::up};
+            for (const Projection& p : pl.gate_up) project(p, xb, T, out, width, stage, l, pos);
+        }
         {
             Observed seen(obs, Stage::swiglu, l, pos, {hb, T, hidden});
             // Row by row, so a row's result does not depend on where the batch puts it.

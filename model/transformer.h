@@ -1,6 +1,7 @@
 // The one Llama-2 forward pass (llama2.c semantics). Matmul and attention come from the kernels it is given.
 #pragma once
 
+#include <initializer_list>
 #include <vector>
 
 #include "model/observer.h"
@@ -66,9 +67,23 @@ public:
     static constexpr int kMaxBatch = 128;  // batches run in chunks of at most this many rows
 
 private:
-    struct PackedLayer {
-        PackedWeight wq, wk, wv, wo, w1, w2, w3;
+    // Parts first .. first+count-1 of a group of projections of the same input (Q, K, V; gate, up) as one weight
+    // of stacked rows: one matmul call for the group when the kernel copies its weights anyway, one per part when
+    // it prepares views (stacking would then copy what it maps).
+    struct Projection {
+        PackedWeight weight;
+        int first, count;
     };
+    struct PackedLayer {
+        std::vector<Projection> qkv, gate_up;
+        PackedWeight wo, w2;
+    };
+    // The projections of `parts` (all of one input) as this kernel runs them best (Projection).
+    std::vector<Projection> prepare_group(std::initializer_list<WeightView> parts);
+    // out[i][m x width[i]] for the parts of p: straight into out[first] for one part, else one call whose rows are
+    // split into the parts' buffers, the first part's stage timing the call and every part announced in order.
+    void project(const Projection& p, const float* x, int m, float* const* out, const int* width, const Stage* stage,
+                 int layer, int pos);
     void check(const Batch& batch);
     // Rows first .. first+T-1 of the batch; their logits rows go to logits_ from row *outputs on.
     void forward_chunk(const Batch& batch, int first, int T, int* outputs);
@@ -93,6 +108,7 @@ private:
     std::vector<float> v_;       // [T x kv_dim]
     std::vector<float> hb_;      // [T x hidden]
     std::vector<float> hb2_;     // [T x hidden]
+    std::vector<float> stacked_;  // [T x (dim + 2 kv_dim) or 2 hidden] a stacked projection's rows, before the split
     std::vector<float> logits_;  // [outputs x vocab]
     std::vector<float> key_cache_;    // [layers x sequences x context x kv_dim]
     std::vector<float> value_cache_;  // [layers x sequences x context x kv_dim]
