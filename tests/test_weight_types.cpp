@@ -510,6 +510,55 @@ TEST(WeightTypes, QuantizeThenDequantizeStaysWithinTheTypesBound) {
     }
 }
 
+// Parts quantised in `type` from normal values: rows d_i x n each, the bytes kept alive by `store`.
+WeightView quantised_part(DType type, int d, int n, unsigned seed, std::vector<Bytes>& store) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, 0.02f);
+    std::vector<float> x(static_cast<std::size_t>(d) * n);
+    for (float& v : x) v = normal(rng);
+    const std::uint64_t row = row_bytes(type, n);
+    store.emplace_back(static_cast<std::size_t>(row) * d);
+    for (int r = 0; r < d; r++) traits(type).quantize_row(x.data() + static_cast<std::size_t>(r) * n, store.back().data() + r * row, n);
+    return WeightView{store.back().data(), nullptr, d, n, type};
+}
+
+TEST(WeightTypes, StackedRowsDequantizeAsThePartsOneAfterAnother) {
+    std::vector<Bytes> store;
+    const int n = 64;
+    auto expect_stacked = [&](std::vector<WeightView> parts, DType want_type) {
+        const StackedWeight s = stack_rows(parts);
+        EXPECT_EQ(s.view.dtype, want_type);
+        std::vector<float> want;
+        for (const WeightView& p : parts) {
+            const std::vector<float> rows = rows_of(p, 0, p.d);
+            want.insert(want.end(), rows.begin(), rows.end());
+        }
+        ASSERT_EQ(s.view.d * s.view.n, static_cast<int>(want.size()));
+        EXPECT_EQ(rows_of(s.view, 0, s.view.d), want);
+    };
+    // One type: its bytes stacked as they are (Q, K and V of a grouped-query layer: 4, 2 and 2 rows).
+    for (DType t : {DType::f32, DType::q8_0, DType::q4_0}) {
+        expect_stacked({quantised_part(t, 4, n, 1, store), quantised_part(t, 2, n, 2, store), quantised_part(t, 2, n, 3, store)}, t);
+    }
+    // Types that differ (a Q4_K_M file's Q6_K value weight among Q4_K ones): fp32 rows.
+    expect_stacked({quantised_part(DType::q8_0, 3, n, 4, store), quantised_part(DType::f16, 2, n, 5, store)}, DType::f32);
+
+    // q8_v2: values then scales, each part whole groups; a part that ends inside a group goes to fp32.
+    const int group = 32;
+    std::vector<float> scales(8);
+    for (std::size_t g = 0; g < scales.size(); g++) scales[g] = 0.01f * static_cast<float>(g + 1);
+    Bytes values(8 * group);
+    for (std::size_t e = 0; e < values.size(); e++) values[e] = static_cast<std::uint8_t>((e * 37) % 256);
+    const WeightView a{values.data(), scales.data(), 2, n, DType::q8_v2, group};                          // 4 groups
+    const WeightView b{values.data() + 4 * group, scales.data() + 4, 2, n, DType::q8_v2, group};         // 4 groups
+    const WeightView c{values.data(), scales.data(), 1, 48, DType::q8_v2, 16};                           // 3 groups
+    expect_stacked({a, b}, DType::q8_v2);
+    const WeightView ragged{values.data(), scales.data(), 1, n, DType::q8_v2, 48};  // 64 values: 1.33 groups
+    expect_stacked({ragged, a}, DType::f32);
+    EXPECT_THROW(stack_rows(std::vector<WeightView>{a, c}), std::invalid_argument);  // 64 and 48 columns
+    EXPECT_THROW(stack_rows(std::vector<WeightView>{}), std::invalid_argument);
+}
+
 TEST(WeightTypes, Q4_0MapsTheExtremeWeightToMinusEight) {
     std::vector<float> x(32);
     for (int j = 0; j < 32; j++) x[j] = 0.01f * static_cast<float>(j - 10);
