@@ -32,10 +32,16 @@ void F32::tile(int kc, const float* A, const float* B, float* C, long ldc, bool 
     }
 }
 
+// The strip's rows this far ahead (4 KiB) are asked for while these are summed: the hardware prefetcher alone
+// leaves a core short of the L3's bandwidth (stories15M decode, side by side: 1.04x at 2 threads, 1.06x at 1).
+constexpr long kPrefetchRows = 32;
+
 void F32::matvec(const float* B, long n, const float* x, float* y) {
     batch a0(0.0f), a1(0.0f), b0(0.0f), b1(0.0f);  // two k-phases hide the FMA latency
     long k = 0;
     for (; k + 2 <= n; k += 2) {
+        const float* ahead = B + (k + kPrefetchRows) * kNR;  // a prefetch past the strip's end never faults
+        for (int line = 0; line < 2 * kNR; line += 16) _mm_prefetch(reinterpret_cast<const char*>(ahead + line), _MM_HINT_T0);
         const batch x0(x[k]), x1(x[k + 1]);
         a0 = wb::simd::fmadd(x0, batch::load_aligned(B + k * kNR), a0);
         a1 = wb::simd::fmadd(x0, batch::load_aligned(B + k * kNR + batch::size), a1);
