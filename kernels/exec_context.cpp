@@ -1,5 +1,9 @@
 #include "kernels/exec_context.h"
 
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstddef>
 #include <cstdlib>
 #include <new>
 #include <stdexcept>
@@ -28,6 +32,23 @@ ExecContext::ExecContext(int threads) : threads_(threads) {
 }
 
 ExecContext::~ExecContext() = default;
+
+std::shared_ptr<void> ExecContext::weight_buffer(std::size_t bytes) {
+    constexpr std::size_t kPage = 2u << 20, kMinChunk = 16u << 20;
+    bytes = (bytes + 63) / 64 * 64;
+    if (chunk_ == nullptr || chunk_used_ + bytes > chunk_size_) {
+        const std::size_t size = std::max(kMinChunk, (bytes + kPage - 1) / kPage * kPage);
+        void* p = std::aligned_alloc(kPage, size);
+        if (p == nullptr) throw std::bad_alloc();
+        madvise(p, size, MADV_HUGEPAGE);  // advice only: without transparent huge pages the chunk keeps small pages
+        chunk_ = std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { std::free(q); });
+        chunk_size_ = size;
+        chunk_used_ = 0;
+    }
+    std::byte* at = chunk_.get() + chunk_used_;
+    chunk_used_ += bytes;
+    return std::shared_ptr<void>(chunk_, at);
+}
 
 void ExecContext::parallel_for(int items, double item_bytes, const std::function<void(int, int, int)>& body) {
     if (items <= 0) return;

@@ -26,6 +26,11 @@ public:
     // slot in [0, threads()): one per concurrently running task (e.g. the arena's thread index).
     float* scratch(std::size_t n, int slot = 0);
 
+    // Memory for a weight prepare() re-lays out, 64-byte aligned, carved from chunks of 2 MiB pages
+    // (madvise(MADV_HUGEPAGE)): one TLB entry covers what 512 small pages took. A chunk lives as long as
+    // any weight in it; the context starts a new one when a weight does not fit in the rest of the last.
+    std::shared_ptr<void> weight_buffer(std::size_t bytes);
+
     // Calls body(begin, end, slot) over items [0, items), slot being the running thread's index (for scratch()).
     // item_bytes is one item's cost in bytes it streams. Work below min_parallel_bytes runs on the calling thread;
     // larger work is cut into one equal piece per thread, which costs a fraction of the balancing partitioner's
@@ -46,6 +51,8 @@ private:
     int threads_;
     std::unique_ptr<tbb::task_arena> arena_;
     std::vector<Buffer> scratch_;
+    std::shared_ptr<std::byte> chunk_;  // weight_buffer's current chunk
+    std::size_t chunk_size_ = 0, chunk_used_ = 0;
 };
 
 // The largest thread count a run may ask for: a few times the cores, for oversubscription studies.

@@ -1,5 +1,7 @@
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -74,6 +76,27 @@ TEST(ExecContext, ParallelForCoversEveryItemOnceAndRunsSmallWorkInline) {
             });
             EXPECT_EQ(calls, items > 0 ? 1 : 0);
         }
+    }
+}
+
+TEST(ExecContext, WeightBuffersAreAlignedApartAndOutliveTheContext) {
+    std::vector<std::shared_ptr<void>> kept;
+    {
+        ExecContext ctx(1);
+        // Small ones share a chunk, a large one takes a chunk of its own, later small ones a new chunk.
+        for (std::size_t bytes : {std::size_t{100}, std::size_t{1} << 20, std::size_t{40} << 20, std::size_t{64}, std::size_t{3}}) {
+            kept.push_back(ctx.weight_buffer(bytes));
+            auto* p = static_cast<unsigned char*>(kept.back().get());
+            ASSERT_NE(p, nullptr);
+            EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p) % 64, 0u);
+            std::fill(p, p + bytes, static_cast<unsigned char>(kept.size()));
+        }
+    }
+    const std::size_t sizes[] = {100, 1 << 20, 40 << 20, 64, 3};
+    for (std::size_t i = 0; i < kept.size(); i++) {  // nothing overwrote another's bytes, nothing was freed
+        const auto* p = static_cast<const unsigned char*>(kept[i].get());
+        EXPECT_EQ(p[0], i + 1) << i;
+        EXPECT_EQ(p[sizes[i] - 1], i + 1) << i;
     }
 }
 

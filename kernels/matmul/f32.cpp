@@ -6,12 +6,6 @@
 
 namespace wb::matmul {
 
-std::shared_ptr<void> aligned_buffer(std::size_t bytes) {
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (p == nullptr) throw std::bad_alloc();
-    return {p, std::free};
-}
-
 PackedWeight owning(std::shared_ptr<void> storage, const PackedWeight& like, const float* scales) {
     PackedWeight p;
     p.data = storage.get();

@@ -11,9 +11,6 @@ namespace wb::matmul {
 // The weight as fp32 row-major [d x n]: a view of an fp32 weight, a copy through its type's dequantize_rows otherwise.
 PackedWeight prepare_f32(const WeightView& w, ExecContext& ctx);
 
-// A 64-byte-aligned buffer of at least `bytes`, for a kernel's re-laid-out weights.
-std::shared_ptr<void> aligned_buffer(std::size_t bytes);
-
 // The PackedWeight of a re-laid-out copy of `like`'s d x n weight, owning it.
 PackedWeight owning(std::shared_ptr<void> storage, const PackedWeight& like, const float* scales = nullptr);
 

@@ -229,7 +229,7 @@ PackedWeight pack(const WeightView& view, const Format& f, ExecContext& ctx) {
     const PackedWeight src = native ? PackedWeight{view.data, nullptr, view.d, view.n, nullptr} : prepare_f32(view, ctx);
     const long d = src.d, n = src.n, G = blocks(src.n), P = panels(src);
     const std::size_t bytes = static_cast<std::size_t>(P * G * block_stride(f));
-    std::shared_ptr<void> storage = aligned_buffer(bytes);
+    std::shared_ptr<void> storage = ctx.weight_buffer(bytes);
     auto* base = static_cast<std::uint8_t*>(storage.get());
     std::memset(base, 0, bytes);
     float block[kBlock];

@@ -24,7 +24,7 @@ PackedWeight pack_simd(const WeightView& view, ExecContext& ctx) {
     const PackedWeight src = prepare_f32(view, ctx);
     const auto* W = static_cast<const float*>(src.data);
     const long d = src.d, n = src.n, np = padded_n(n), groups = (d + kRows - 1) / kRows;
-    std::shared_ptr<void> storage = aligned_buffer(static_cast<std::size_t>(groups * kRows * np) * sizeof(float));
+    std::shared_ptr<void> storage = ctx.weight_buffer(static_cast<std::size_t>(groups * kRows * np) * sizeof(float));
     auto* buf = static_cast<float*>(storage.get());
     for (long g = 0; g < groups; g++) {
         for (long c = 0; c < np; c += kLanes) {

@@ -79,7 +79,7 @@ PackedWeight pack_weights(const WeightView& view, ExecContext& ctx) {
     const PackedWeight src = prepare_f32(view, ctx);
     const long d = src.d, n_strips = strips<M>(src);
     std::shared_ptr<void> storage =
-        aligned_buffer(static_cast<std::size_t>(n_strips * M::kNR * depth<M>(src.n)) * sizeof(typename M::Weight));
+        ctx.weight_buffer(static_cast<std::size_t>(n_strips * M::kNR * depth<M>(src.n)) * sizeof(typename M::Weight));
     pack_strips<M, M::weight>(static_cast<const float*>(src.data), d, src.n, M::kNR,
                               static_cast<typename M::Weight*>(storage.get()));
     return owning(std::move(storage), src);
