@@ -23,7 +23,11 @@ int argmax(const float* x, int n) {
         largest = *std::max_element(lanes, lanes + kLanes);
     }
     for (; i < n; i++) largest = x[i] > largest ? x[i] : largest;
-    for (i = 0; i < n; i++) {
+    const batch target(largest);
+    for (i = 0; i + kLanes <= n; i += kLanes) {
+        if (xsimd::any(batch::load_unaligned(x + i) == target)) break;
+    }
+    for (; i < n; i++) {
         if (x[i] == largest) return i;
     }
     int best = 0;
