@@ -2,7 +2,7 @@
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
-# `make bench` (about 25 minutes on 2 cores with llama.cpp and llama2.c as peers) times each kernel benchmark for 0.05 s without the Llama-2-7B
+# `make bench` (about 28 minutes on 2 cores with llama.cpp and llama2.c as peers) times each kernel benchmark for 0.05 s without the Llama-2-7B
 # shapes and each variant 3 times; `make bench-full` (about 40 minutes) runs every shape for 0.1 s and 5 times.
 # Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
 BENCH_ARGS ?= --profile --repetitions 3
