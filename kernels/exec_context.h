@@ -20,7 +20,6 @@ public:
     ExecContext& operator=(const ExecContext&) = delete;
 
     int threads() const { return threads_; }
-    tbb::task_arena& arena() { return *arena_; }
 
     // A float buffer of at least n elements, 64-byte aligned, owned by the context.
     // slot in [0, threads()): one per concurrently running task (e.g. the arena's thread index).

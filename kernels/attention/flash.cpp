@@ -25,7 +25,7 @@ using simd_head::round_up_to_lanes;
 constexpr int kTileBytes = 16 * 1024;  // a packed tile of keys and values fits in L1 with room to spare
 constexpr int kUnpackedTileKeys = 256;  // a block of few rows reads the cache in place, in long tiles
 constexpr int kBlockRows = 64;         // target rows (query rows x heads of the group) per block
-constexpr int kBlocksPerThread = 4;    // enough blocks for the arena to balance the causal triangle
+constexpr int kBlocksPerThread = 4;    // enough blocks that each thread's equal piece holds its share of the causal triangle
 constexpr int kRowsPerPass = 4;        // rows whose weighted sums share each load of values
 constexpr int kKeysPerPass = 8;        // keys whose scores share each load of transposed queries
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();

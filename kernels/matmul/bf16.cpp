@@ -159,7 +159,7 @@ extern const MatmulKernel bf16_widening{
 };
 
 extern const MatmulKernel tbb_bf16{
-    "matmul.tbb-bf16", "matmul.bf16's strips in parallel over the TBB arena (grain: a few hundred KiB of weights)", 1e-2f, 2.0f,
+    "matmul.tbb-bf16", "matmul.bf16's strips or row panels in parallel over the TBB arena, one piece per thread", 1e-2f, 2.0f,
     has_avx512_bf16, gemm::pack_weights<Bf16Dot>, gemm::run_parallel<Bf16Dot>,
 };
 
