@@ -109,13 +109,14 @@ void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m,
 
 std::vector<Transformer::Projection> Transformer::prepare_group(std::initializer_list<WeightView> parts) {
     std::vector<Projection> group;
-    PackedWeight first = kernels_.matmul->prepare(*parts.begin(), ctx_);
-    if (first.storage != nullptr) {  // the kernel copies: a copy of the stacked rows costs nothing more
-        group.push_back({kernels_.matmul->prepare(stack_rows(parts).view, ctx_), 0, static_cast<int>(parts.size())});
+    // The stacked copy is transient: a kernel that copies keeps its own layout of it, one that views it is given
+    // the parts instead (nothing is prepared and thrown away into the context's weight memory).
+    PackedWeight whole = kernels_.matmul->prepare(stack_rows(parts).view, ctx_);
+    if (whole.storage != nullptr) {
+        group.push_back({std::move(whole), 0, static_cast<int>(parts.size())});
         return group;
     }
-    group.push_back({std::move(first), 0, 1});
-    for (int i = 1; i < static_cast<int>(parts.size()); i++) {
+    for (int i = 0; i < static_cast<int>(parts.size()); i++) {
         group.push_back({kernels_.matmul->prepare(parts.begin()[i], ctx_), i, 1});
     }
     return group;
