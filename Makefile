@@ -1,4 +1,5 @@
-# Front door. `make bench` runs the main job, `make test` every test (Release, ASan+UBSan and fuzz trees).
+# Front door. `make bench` runs the main job, `make test` every test (Release, ASan+UBSan, fuzz and, on x86-64, the
+# x86-64-v3 tree that an AVX2 machine builds).
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
@@ -16,7 +17,7 @@ PEERS ?=
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
 FUZZ_SECONDS ?= 60
 
-.PHONY: all bootstrap build build-asan build-fuzz build-tsan bench bench-full bench-kernels report test fuzz tsan clean
+.PHONY: all bootstrap build build-asan build-fuzz build-tsan build-v3 bench bench-full bench-kernels report test fuzz tsan clean
 
 all: build
 
@@ -34,6 +35,11 @@ build-asan: bootstrap
 build-fuzz: bootstrap
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
+
+# The tree an AVX2 machine would build: no AVX-512 instruction anywhere, kernels up to AVX-VNNI.
+build-v3: bootstrap
+	@cmake --preset x86-64-v3 >/dev/null
+	@cmake --build --preset x86-64-v3 -j $(JOBS)
 
 build-tsan: bootstrap
 	@cmake --preset tsan >/dev/null
@@ -62,10 +68,11 @@ bench-kernels: build
 report:
 	$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
-test: build build-asan build-fuzz
+test: build build-asan build-fuzz $(if $(filter x86_64,$(shell uname -m)),build-v3)
 	ctest --preset release -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 	ctest --preset fuzz -j $(JOBS)
+	$(if $(filter x86_64,$(shell uname -m)),ctest --preset x86-64-v3 -j $(JOBS))
 
 # Each loader fuzzer for FUZZ_SECONDS; the corpus grows in build-fuzz/fuzz/corpus, crashes land in build-fuzz/fuzz/artifacts.
 fuzz: build-fuzz

@@ -69,6 +69,7 @@ void print_help() {
         "Python baselines. Tables go to stdout, progress to stderr, records to OUTPUT/<date>-<host>.jsonl|csv.\n\n"
         "  --variants a,b        variants to run (default: all available; see generate --list-variants)\n"
         "  --threads 1,2         thread counts (default: 1 and all cores)\n"
+        "%s"
         "  --model PATH          a checkpoint, llama2.c or GGUF (repeatable)\n"
         "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
         "                        default models: synthetic stories15M and stories110M, plus stories260K.bin\n"
@@ -86,7 +87,7 @@ void print_help() {
         "  --output DIR          where records go (default results)\n"
         "  --help                this text\n"
         "Models directory (tokenizers, stories260K): $WORKBENCH_MODELS or %s\n",
-        shape_names().c_str(), peer_kind_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
+        cli::isa_help().c_str(), shape_names().c_str(), peer_kind_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
 }
 
 // "a,b" -> {a, b}; an empty list or an empty item is a usage error.
@@ -112,6 +113,8 @@ Options parse(int argc, char** argv) {
         if (a == "--help" || a == "-h") {
             print_help();
             std::exit(0);
+        } else if (a == "--isa") {
+            cli::isa_argument(args.value());
         } else if (a == "--variants") {
             o.variants = split(a, args.value());
             for (const std::string& v : o.variants) cli::variant_argument(v);
@@ -526,6 +529,7 @@ private:
         r.matmul = k.matmul->name;
         r.attention = k.attention->name;
         r.bytes_per_weight = k.matmul->weight_bytes;
+        r.isa = isa_name(k.isa());
         if (const std::optional<DType> t = streamed_type(*k.matmul)) r.weight_type = traits(*t).name;
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));

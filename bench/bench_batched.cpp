@@ -52,6 +52,7 @@ void print_help() {
         "                        default: synthetic stories15M and stories110M\n"
         "  --variants a,b        variants to run (default: %s)\n"
         "  --threads 1,2         thread counts (default: all %u cores)\n"
+        "%s"
         "  --npp P,...           prompt tokens per sequence (default 128)\n"
         "  --ntg N,...           generated tokens per sequence (default 128)\n"
         "  --npl B,...           sequences decoded together (default 1,2,4,8,16,32,64)\n"
@@ -61,7 +62,8 @@ void print_help() {
         "  --help                this text\n"
         "The KV cache holds the largest B of sequences of the largest P+N positions; a run that would not fit\n"
         "in the memory available is refused before it starts.\n",
-        shape_names().c_str(), default_variant().c_str(), std::max(1u, std::thread::hardware_concurrency()));
+        shape_names().c_str(), default_variant().c_str(), std::max(1u, std::thread::hardware_concurrency()),
+        cli::isa_help().c_str());
 }
 
 Options parse(int argc, char** argv) {
@@ -81,6 +83,8 @@ Options parse(int argc, char** argv) {
             o.models.push_back(cli::model_file_argument(args.value()));
         } else if (a == "--synthetic") {
             o.models.push_back(cli::synthetic_argument(args.value()));
+        } else if (a == "--isa") {
+            cli::isa_argument(args.value());
         } else if (a == "--variants") {
             o.variants = cli::parse_list(a, args.value());
             for (const std::string& v : o.variants) cli::variant_argument(v);
@@ -230,6 +234,7 @@ int bench_main(int argc, char** argv) {
                             r.model_source = spec.path ? *spec.path : "synthetic";
                             r.model_bytes = static_cast<long long>(ck.config().matmul_params() * 4);
                             r.bytes_per_weight = k.matmul->weight_bytes;
+                            r.isa = isa_name(k.isa());
                             r.prompt_tokens = P;
                             r.gen_tokens = N;
                             r.repetitions = o.repetitions;

@@ -1,5 +1,6 @@
 // probe_machine: this machine's ceilings, for reading every kernel figure against them:
-// read bandwidth by working-set size (1 and 2 threads), peak fp32 FMA, bf16 dot and int8 dot throughput.
+// read bandwidth by working-set size (1 and 2 threads), and the peak fp32 FMA, bf16 dot and int8 dot throughput
+// of every instruction-set level the CPU has (AVX2, AVX-VNNI, AVX-512, AVX-512 VNNI and BF16).
 // Writes results/machine.json (see harness/SCHEMA.md) and prints a table.
 #include <immintrin.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 
 #include "cli/args.h"
 #include "harness/machine.h"
+#include "kernels/isa.h"
 
 namespace {
 
@@ -44,8 +46,8 @@ double timed_on_threads(int threads, Body body) {
     return std::chrono::duration<double>(clock_type::now() - t0).count();
 }
 
-// Sums a buffer with AVX-512 loads, four independent accumulators; returns the sum to keep it alive.
-float read_pass(const float* p, std::size_t n) {
+// Sums a buffer with the widest loads the CPU has, four independent accumulators; returns the sum to keep it alive.
+[[gnu::target("avx512f")]] float read_pass_avx512(const float* p, std::size_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (std::size_t i = 0; i + 64 <= n; i += 64) {
         a0 = _mm512_add_ps(a0, _mm512_load_ps(p + i));
@@ -54,6 +56,36 @@ float read_pass(const float* p, std::size_t n) {
         a3 = _mm512_add_ps(a3, _mm512_load_ps(p + i + 48));
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+[[gnu::target("avx2")]] float read_pass_avx2(const float* p, std::size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::size_t i = 0; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_load_ps(p + i));
+        a1 = _mm256_add_ps(a1, _mm256_load_ps(p + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_load_ps(p + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_load_ps(p + i + 24));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    return lanes[0] + lanes[7];
+}
+
+float read_pass_sse2(const float* p, std::size_t n) {
+    __m128 a0 = _mm_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (std::size_t i = 0; i + 16 <= n; i += 16) {
+        a0 = _mm_add_ps(a0, _mm_load_ps(p + i));
+        a1 = _mm_add_ps(a1, _mm_load_ps(p + i + 4));
+        a2 = _mm_add_ps(a2, _mm_load_ps(p + i + 8));
+        a3 = _mm_add_ps(a3, _mm_load_ps(p + i + 12));
+    }
+    return _mm_cvtss_f32(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)));
+}
+
+float read_pass(const float* p, std::size_t n) {
+    if (wb::cpu_has(wb::Isa::avx512)) return read_pass_avx512(p, n);
+    if (wb::cpu_has(wb::Isa::avx2)) return read_pass_avx2(p, n);
+    return read_pass_sse2(p, n);
 }
 
 // GB/s reading `bytes` in total, split evenly over `threads`, best of several timed rounds.
@@ -78,67 +110,125 @@ double read_bandwidth(std::size_t bytes, int threads) {
     return best;
 }
 
-// Independent FMA chains in registers: 2 * 16 * 12 flops per iteration.
-double fma_gflops(int threads) {
-    const long iters = 50'000'000;
-    const double secs = timed_on_threads(threads, [&](int) {
-            __m512 acc[12];
-            for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-            const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
-            for (long it = 0; it < iters; it++) {
-                for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
-            }
-            float s = 0;
-            for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(acc[i]);
-            if (s == 42.0f) std::puts("");
-    });
-    return 2.0 * 16 * 12 * iters * threads / secs / 1e9;
+// Peaks of one unit: `chains` independent accumulators, each advanced by `step` per iteration; `ops` operations per
+// step (2 per multiply-add). The loops run on every thread together; the result is the aggregate rate in G/s.
+constexpr long kIters = 50'000'000;
+
+template <class Body>
+double peak(int threads, double ops_per_iteration, Body body) {
+    const double secs = timed_on_threads(threads, [&](int) { body(kIters); });
+    return ops_per_iteration * kIters * threads / secs / 1e9;
 }
 
-// Independent vdpbf16ps chains: 16 lanes x 2 bf16 products summed into fp32 (64 flops) per instruction; 0 without
-// AVX512-BF16.
-double bf16_gflops(int threads) {
-#if defined(__AVX512BF16__)
-    const long iters = 50'000'000;
-    const double secs = timed_on_threads(threads, [&](int) {
-            __m512 acc[12];
-            for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-            const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.999f), _mm512_set1_ps(0.5f));
-            const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(2e-4f));
-            for (long it = 0; it < iters; it++) {
-                for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
-            }
-            float s = 0;
-            for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(acc[i]);
-            if (s == 42.0f) std::puts("");
-    });
-    return 64.0 * 12 * iters * threads / secs / 1e9;
-#else
-    (void)threads;
-    return 0.0;
-#endif
+// Each chain's result goes to a volatile sink so the loops are not folded away.
+volatile float g_sink_f;
+volatile int g_sink_i;
+
+[[gnu::target("avx512f")]] void fma512(long iters) {
+    __m512 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+    const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-4f);
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+    }
+    for (int i = 0; i < 12; i++) g_sink_f = _mm512_reduce_add_ps(acc[i]);
 }
 
-// Independent vpdpbusd chains: 64 multiply-adds (128 int8 ops) per instruction; 0 without VNNI.
-double int8_gops(int threads) {
-#if defined(__AVX512VNNI__)
-    const long iters = 50'000'000;
-    const double secs = timed_on_threads(threads, [&](int) {
-            __m512i acc[12];
-            for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
-            const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
-            for (long it = 0; it < iters; it++) {
-                for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
-            }
-            int s = 0;
-            for (int i = 0; i < 12; i++) s += _mm512_reduce_add_epi32(acc[i]);
-            if (s == 42) std::puts("");
-    });
-    return 128.0 * 12 * iters * threads / secs / 1e9;
-#else
-    (void)threads;
-    return 0.0;
-#endif
+[[gnu::target("avx2,fma")]] void fma256(long iters) {
+    __m256 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps(static_cast<float>(i));
+    const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-4f);
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+    }
+    for (int i = 0; i < 12; i++) g_sink_f = _mm256_cvtss_f32(acc[i]);
+}
+
+[[gnu::target("avx512f,avx512bf16")]] void bf16dot512(long iters) {
+    __m512 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.999f), _mm512_set1_ps(0.5f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-4f), _mm512_set1_ps(2e-4f));
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+    }
+    for (int i = 0; i < 12; i++) g_sink_f = _mm512_reduce_add_ps(acc[i]);
+}
+
+[[gnu::target("avx512f,avx512vnni")]] void vnni512(long iters) {
+    __m512i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
+    const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
+    }
+    for (int i = 0; i < 12; i++) g_sink_i = _mm512_reduce_add_epi32(acc[i]);
+}
+
+[[gnu::target("avx2,avxvnni")]] void vnni256(long iters) {
+    __m256i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_epi32(i);
+    const __m256i a = _mm256_set1_epi8(3), b = _mm256_set1_epi8(-2);
+    for (long it = 0; it < iters; it++) {
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_dpbusd_avx_epi32(acc[i], a, b);
+    }
+    for (int i = 0; i < 12; i++) g_sink_i = _mm256_cvtsi256_si32(acc[i]);
+}
+
+// The multiply-add the kernels use without VNNI: vpmaddubsw to int16 pairs, vpmaddwd by ones, vpaddd.
+[[gnu::target("avx512bw")]] void widening512(long iters) {
+    __m512i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm512_set1_epi32(i);
+    __m512i a = _mm512_set1_epi8(3);
+    const __m512i b = _mm512_set1_epi8(-2), ones = _mm512_set1_epi16(1);
+    for (long it = 0; it < iters; it++) {
+        __asm__ volatile("" : "+v"(a));  // a fresh operand each iteration, so the products are not hoisted
+        for (int i = 0; i < 12; i++) acc[i] = _mm512_add_epi32(acc[i], _mm512_madd_epi16(_mm512_maddubs_epi16(a, b), ones));
+    }
+    for (int i = 0; i < 12; i++) g_sink_i = _mm512_reduce_add_epi32(acc[i]);
+}
+
+[[gnu::target("avx2")]] void widening256(long iters) {
+    __m256i acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_epi32(i);
+    __m256i a = _mm256_set1_epi8(3);
+    const __m256i b = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+    for (long it = 0; it < iters; it++) {
+        __asm__ volatile("" : "+x"(a));  // a fresh operand each iteration, so the products are not hoisted
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones));
+    }
+    for (int i = 0; i < 12; i++) g_sink_i = _mm256_cvtsi256_si32(acc[i]);
+}
+
+// Each level's peaks on 1 .. max_threads threads into m.levels, and the best level's into the flat fields.
+void measure_peaks(wb::MachineLimits& m, int max_threads) {
+    using wb::Isa;
+    struct Unit {
+        Isa level;
+        const char* peak;
+        double ops;  // per iteration of 12 chains
+        void (*body)(long);
+    };
+    const Unit units[] = {
+        {Isa::avx2, "fma_gflops", 2.0 * 8 * 12, fma256},
+        {Isa::avx2, "int8_gops", 2.0 * 32 * 12, widening256},
+        {Isa::avx_vnni, "int8_gops", 2.0 * 32 * 12, vnni256},
+        {Isa::avx512, "fma_gflops", 2.0 * 16 * 12, fma512},
+        {Isa::avx512, "int8_gops", 2.0 * 64 * 12, widening512},
+        {Isa::avx512_vnni, "int8_gops", 2.0 * 64 * 12, vnni512},
+        {Isa::avx512_bf16, "bf16_gflops", 2.0 * 32 * 12, bf16dot512},
+    };
+    for (const Unit& u : units) {
+        if (!wb::cpu_has(u.level)) continue;
+        for (int t = 1; t <= max_threads; t++) {
+            const double v = peak(t, u.ops, u.body);
+            m.levels[wb::isa_name(u.level)][u.peak][t] = v;
+            std::fprintf(stderr, "%-12s %d thread(s): %-12s %8.1f G/s\n", wb::isa_name(u.level), t, u.peak, v);
+            std::map<int, double>& best = std::string(u.peak) == "fma_gflops" ? m.fma_gflops
+                                        : std::string(u.peak) == "bf16_gflops" ? m.bf16_gflops : m.int8_gops;
+            best[t] = v;  // units run lowest level first, so the flat fields end with the best level's
+        }
+    }
 }
 
 int probe_main(int argc, char** argv) {
@@ -169,13 +259,7 @@ int probe_main(int argc, char** argv) {
             std::fprintf(stderr, "read %8.1f KiB, %d thread(s): %7.1f GB/s\n", bytes / 1024.0, t, gbs);
         }
     }
-    for (int t = 1; t <= max_threads; t++) {
-        m.fma_gflops[t] = fma_gflops(t);
-        m.bf16_gflops[t] = bf16_gflops(t);
-        m.int8_gops[t] = int8_gops(t);
-        std::fprintf(stderr, "%d thread(s): fp32 FMA %.1f GFLOP/s, bf16 dot %.1f GFLOP/s, int8 dot %.1f GOP/s\n", t,
-                     m.fma_gflops[t], m.bf16_gflops[t], m.int8_gops[t]);
-    }
+    measure_peaks(m, max_threads);
     wb::write_machine_json(m, out);
     std::fprintf(stderr, "probe_machine: wrote %s\n", out.c_str());
     return 0;

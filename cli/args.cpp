@@ -65,6 +65,20 @@ std::vector<int> parse_int_list(std::string_view flag, std::string_view text, in
     return values;
 }
 
+void isa_argument(std::string_view level) {
+    try {
+        checked_isa(level);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--isa: ") + e.what());
+    }
+    setenv("WORKBENCH_ISA", std::string(level).c_str(), 1);
+}
+
+std::string isa_help() {
+    return "  --isa LEVEL        run kernels at most at this instruction-set level: " + cpu_isa_names() +
+           " on this CPU\n                     (default: the best, " + isa_name(best_isa()) + "; WORKBENCH_ISA sets it too)\n";
+}
+
 Kernels variant_argument(std::string_view name) {
     try {
         return resolve_variant(name);

@@ -36,6 +36,13 @@ std::vector<std::string> parse_list(std::string_view flag, std::string_view text
 // A comma-separated list of whole numbers, each in [lo, hi].
 std::vector<int> parse_int_list(std::string_view flag, std::string_view text, int lo, int hi);
 
+// --isa LEVEL: the instruction-set cap for the rest of the process (the same as WORKBENCH_ISA=LEVEL, which it sets,
+// so every lookup after it and every child process takes it); a level the CPU lacks is a UsageError naming the
+// levels it has.
+void isa_argument(std::string_view level);
+// The --isa line of a program's --help.
+std::string isa_help();
+
 // The variant named on a command line; an unknown name is a UsageError listing the known ones.
 Kernels variant_argument(std::string_view name);
 

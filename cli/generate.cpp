@@ -41,19 +41,20 @@ void print_help() {
         "  --parallel B       B continuations of the prompt decoded together (seeds s, s+1, ...), printed one\n"
         "                     after another under a header each; the timing line counts every one's tokens\n"
         "  --profile          print time per operation per token (stderr) after the run\n"
-        "  --list-variants    print the variants, one a line, and exit\n"
+        "%s"
+        "  --list-variants    print the variants and the level each runs at here, one a line, and exit\n"
         "  --help             this text\n"
         "Text goes to stdout; one timing line (prefill tok/s, decode tok/s, time to first token) to stderr.\n"
         "Exit status: 0 ok, 1 bad input file or run failure, 2 bad arguments.\n",
         WORKBENCH_MODELS_DIR, default_variant().c_str(), max_threads(), std::thread::hardware_concurrency(),
-        shape_names().c_str());
+        shape_names().c_str(), cli::isa_help().c_str());
 }
 
 void list_variants() {
     for (const Variant& v : variants()) {
-        const bool ok = resolve_variant(v.name).available();
-        std::printf("%-10s %-14s %-18s %s%s\n", v.name, v.matmul, v.attention, ok ? "" : "[unavailable here] ",
-                    v.description);
+        const Kernels k = resolve_variant(v.name);
+        std::printf("%-10s %-16s %-18s %-12s %s\n", v.name, v.matmul, v.attention,
+                    k.available() ? isa_name(k.isa()) : "unavailable", v.description);
     }
 }
 
@@ -82,7 +83,7 @@ int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
     std::string prompt, system_prompt, mode = "generate";
     std::optional<std::string> tokenizer_path;
-    std::string variant = default_variant();
+    std::string variant;
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -115,6 +116,8 @@ int generate_main(int argc, char** argv) {
             system_prompt = args.value();
         } else if (a == "--variant") {
             variant = args.value();
+        } else if (a == "--isa") {
+            cli::isa_argument(args.value());
         } else if (a == "--threads") {
             threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
         } else if (a == "--parallel") {
@@ -149,6 +152,7 @@ int generate_main(int argc, char** argv) {
         std::fprintf(stderr, "generate: top-p %g is outside [0, 1]; using 0.9\n", topp);
         topp = 0.9;
     }
+    if (variant.empty()) variant = default_variant();
     const Kernels kernels = cli::variant_argument(variant);  // unknown names fail before the model loads
 
     // Steps past the context (or 0) mean the whole context; --parallel B keeps B sequences of that many positions.

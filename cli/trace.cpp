@@ -30,6 +30,7 @@ void print_help() {
         "  -z <string>      tokenizer, default: the vocabulary the model file carries, else\n"
         "                   MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s)\n"
         "  --threads N      threads for both runs, 1..%d (default 1)\n"
+        "%s"
         "  --synthetic SHAPE random weights of a standard shape: %s\n"
         "  --free           do not feed the variant the reference's values; errors compound\n"
         "  --dump DIR       write every tensor of both runs as .npy, DIR/<variant>/L03.attn_out.pos0-53.npy,\n"
@@ -39,7 +40,7 @@ void print_help() {
         "Stages: relative error is max|variant - reference| over max|reference| of the same tensor; the\n"
         "forward pass's own code (norms, RoPE, residuals, SwiGLU) must match exactly. Kernels that round\n"
         "their weights (q4) declare a tolerance against the weights they hold, so their matmuls show here.\n",
-        WORKBENCH_MODELS_DIR, max_threads(), shape_names().c_str());
+        WORKBENCH_MODELS_DIR, max_threads(), cli::isa_help().c_str(), shape_names().c_str());
 }
 
 int trace_main(int argc, char** argv) {
@@ -63,6 +64,8 @@ int trace_main(int argc, char** argv) {
             o.steps = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
         } else if (a == "-z") {
             tokenizer_path = args.value();
+        } else if (a == "--isa") {
+            cli::isa_argument(args.value());
         } else if (a == "--threads") {
             o.threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
         } else if (a == "--synthetic") {

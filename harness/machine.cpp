@@ -53,6 +53,16 @@ void write_machine_json(const MachineLimits& m, const std::string& path) {
     for (const auto& [t, v] : m.bf16_gflops) j.field(std::to_string(t), v);
     j.end_object().key("int8_gops").begin_object();
     for (const auto& [t, v] : m.int8_gops) j.field(std::to_string(t), v);
+    j.end_object().key("levels").begin_object();
+    for (const auto& [level, peaks] : m.levels) {
+        j.key(level).begin_object();
+        for (const auto& [peak, by_threads] : peaks) {
+            j.key(peak).begin_object();
+            for (const auto& [t, v] : by_threads) j.field(std::to_string(t), v);
+            j.end_object();
+        }
+        j.end_object();
+    }
     j.end_object().end_object();
     write_file_atomically(path, j.str() + "\n");
 }

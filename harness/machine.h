@@ -19,6 +19,9 @@ struct MachineLimits {
     std::map<int, double> fma_gflops;  // by thread count
     std::map<int, double> bf16_gflops;  // vdpbf16ps; 0 without AVX512-BF16
     std::map<int, double> int8_gops;
+    // The same peaks per instruction-set level the CPU has (kernels/isa.h names): level -> peak name -> threads -> value,
+    // so a kernel is read against the units of the level it ran at.
+    std::map<std::string, std::map<std::string, std::map<int, double>>> levels;
 };
 
 std::string cpu_model();  // /proc/cpuinfo's model name

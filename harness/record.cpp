@@ -104,6 +104,7 @@ std::string to_json(const Record& r) {
     optional_string(j, "matmul", r.matmul);
     optional_string(j, "attention", r.attention);
     optional_string(j, "weight_type", r.weight_type);
+    optional_string(j, "isa", r.isa);
     j.key("peer");
     if (r.peer) {
         j.begin_object().field("kind", r.peer->kind).field("name", r.peer->name).field("binary", r.peer->binary)

@@ -40,6 +40,7 @@ struct Record {
     std::string variant;  // variant, baseline or peer name ("llama.cpp Q8_0")
     std::optional<std::string> matmul, attention;
     std::optional<std::string> weight_type;  // the number format the weights stream in: "F32", "Q8_0", ...
+    std::optional<std::string> isa;  // the instruction-set level the workbench's kernels ran at (kernels/isa.h)
     std::optional<PeerInfo> peer;
     int threads = 1;
     std::string model, model_source;

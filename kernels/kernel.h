@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 
+#include "kernels/isa.h"
 #include "kernels/weight_types.h"
 
 namespace wb {
@@ -45,12 +46,15 @@ struct MatmulKernel {
     // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
     float tolerance;
     float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.0625 Q8_0 and 0.5625 Q4_0 with their scales)
-    bool (*available)();  // CPU features / library present
+    Isa isa;              // the instruction-set level its code was compiled for (kernels/isa.h)
     PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
     void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
     // out[d x n] = the weights as prepare() stored them, for kernels that round them (4-bit): tolerance is then
     // measured against the naive kernel on these. Null when prepare() keeps every weight's value.
     void (*unpack)(const PackedWeight& w, float* out) = nullptr;
+
+    // Whether this row runs under the cap on this CPU.
+    bool available(Isa cap = default_isa()) const { return runs_under(isa, cap); }
 };
 
 // Query rows first_row .. first_row+rows-1 of a call: one sequence's tokens at positions pos .. pos+rows-1.
@@ -91,10 +95,10 @@ struct AttentionKernel {
     const char* description;
     // Allowed error per output element: |out - out_naive| <= tolerance * max_t |v_t| (values' scale).
     float tolerance;
-    bool (*available)();
+    Isa isa;
     void (*run)(const AttentionArgs& a, ExecContext& ctx);
-};
 
-bool always_available();
+    bool available(Isa cap = default_isa()) const { return runs_under(isa, cap); }
+};
 
 }  // namespace wb

@@ -1,43 +1,71 @@
 #include "kernels/registry.h"
 
+#include <vector>
+
 namespace wb {
 
 namespace matmul {
-extern const MatmulKernel naive, simd, tiled, blas, tbb, q8_kernel, q8_widening, tbb_q8, q4, q4_widening, tbb_q4, bf16,
-    bf16_widening, tbb_bf16;
+extern const MatmulKernel naive, blas;
 }
 namespace attention {
-extern const AttentionKernel naive, simd, tbb, flash;
+extern const AttentionKernel naive;
 }
 
-// One row per kernel. Adding a kernel: its file under kernels/<op>/, its name in these lists.
-static const MatmulKernel* const kMatmulKernels[] = {
-    &matmul::naive, &matmul::simd,      &matmul::tiled, &matmul::blas,
-    &matmul::tbb,   &matmul::q8_kernel, &matmul::q8_widening, &matmul::tbb_q8,
-    &matmul::q4,    &matmul::q4_widening, &matmul::tbb_q4,
-    &matmul::bf16,  &matmul::bf16_widening, &matmul::tbb_bf16,
-};
-static const AttentionKernel* const kAttentionKernels[] = {
-    &attention::naive,
-    &attention::simd,
-    &attention::tbb,
-    &attention::flash,
+// Each compiled level's table (kernels/levels/<level>.cpp), declared from the list CMake writes for this build.
+#define WB_LEVEL(ns) \
+    namespace ns {   \
+    LevelKernels level_kernels(); \
+    }
+#include "workbench_levels.inc"
+#undef WB_LEVEL
+
+// Kernels written once for every CPU, compiled with the rest of the library.
+static const MatmulKernel* const kPortableMatmul[] = {&matmul::naive, &matmul::blas};
+static const AttentionKernel* const kPortableAttention[] = {&attention::naive};
+
+namespace {
+
+struct Rows {
+    std::vector<const MatmulKernel*> matmul;
+    std::vector<const AttentionKernel*> attention;
 };
 
-std::span<const MatmulKernel* const> matmul_kernels() { return kMatmulKernels; }
-std::span<const AttentionKernel* const> attention_kernels() { return kAttentionKernels; }
+const Rows& rows() {
+    static const Rows all = [] {
+        const LevelKernels levels[] = {
+            {kPortableMatmul, kPortableAttention},
+#define WB_LEVEL(ns) ns::level_kernels(),
+#include "workbench_levels.inc"
+#undef WB_LEVEL
+        };
+        Rows r;
+        for (const LevelKernels& l : levels) {
+            r.matmul.insert(r.matmul.end(), l.matmul.begin(), l.matmul.end());
+            r.attention.insert(r.attention.end(), l.attention.begin(), l.attention.end());
+        }
+        return r;
+    }();
+    return all;
+}
 
 template <class K>
-static const K* find_by_name(std::span<const K* const> all, std::string_view name) {
+const K* find_by_name(const std::vector<const K*>& all, std::string_view name, Isa cap) {
+    const K* best = nullptr;
+    const K* lowest = nullptr;
     for (const K* k : all) {
-        if (name == k->name) return k;
+        if (name != k->name) continue;
+        if (lowest == nullptr || k->isa < lowest->isa) lowest = k;
+        if (k->available(cap) && (best == nullptr || k->isa > best->isa)) best = k;
     }
-    return nullptr;
+    return best != nullptr ? best : lowest;
 }
 
-const MatmulKernel* find_matmul(std::string_view name) { return find_by_name(matmul_kernels(), name); }
-const AttentionKernel* find_attention(std::string_view name) { return find_by_name(attention_kernels(), name); }
+}  // namespace
 
-bool always_available() { return true; }
+std::span<const MatmulKernel* const> matmul_kernels() { return rows().matmul; }
+std::span<const AttentionKernel* const> attention_kernels() { return rows().attention; }
+
+const MatmulKernel* find_matmul(std::string_view name, Isa cap) { return find_by_name(rows().matmul, name, cap); }
+const AttentionKernel* find_attention(std::string_view name, Isa cap) { return find_by_name(rows().attention, name, cap); }
 
 }  // namespace wb

@@ -1,23 +1,34 @@
-// SIMD helpers shared by the kernels, on top of xsimd.
+// SIMD helpers shared by the kernels, on top of xsimd. In a source compiled per level (kernels/level.h) a batch
+// is that level's widest float vector: 16 lanes at AVX-512, 8 at AVX2, 4 at the SSE2 baseline.
 #pragma once
-
-#include <immintrin.h>
 
 #include <xsimd/xsimd.hpp>
 
-namespace wb::simd {
+#include "kernels/level.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace wb::WB_ISA_NS::vec {
 
 using batch = xsimd::batch<float>;
 
-// a * b + c in one rounding. xsimd 8.1 has no AVX-512 fma kernel and falls back to a * b + c,
-// which the build's -ffp-contract=off keeps as two instructions.
+// a * b + c in one rounding where the level has FMA. xsimd 8.1 has no AVX-512 fma kernel and falls back to
+// a * b + c, which the build's -ffp-contract=off keeps as two instructions; the SSE2 baseline has no FMA at all.
 inline batch fmadd(const batch& a, const batch& b, const batch& c) {
 #if defined(__AVX512F__)
     static_assert(batch::size == 16);
     return _mm512_fmadd_ps(a, b, c);
+#elif defined(__AVX2__) && defined(__FMA__)
+    static_assert(batch::size == 8);
+    return _mm256_fmadd_ps(a, b, c);
 #else
     return xsimd::fma(a, b, c);
 #endif
 }
 
-}  // namespace wb::simd
+// Asks for the cache line holding p ahead of its use.
+inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
+
+}  // namespace wb::WB_ISA_NS::vec

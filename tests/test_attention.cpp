@@ -214,7 +214,7 @@ TEST(AttentionNaive, MixedSequencesEqualEachSequenceAlone) {
 TEST(AttentionRegistry, NamesAreUniqueAndToleranceIsSane) {
     std::set<std::string> names;
     for (const AttentionKernel* k : attention_kernels()) {
-        EXPECT_TRUE(names.insert(k->name).second) << "duplicate " << k->name;
+        EXPECT_TRUE(names.insert(std::string(k->name) + "@" + isa_name(k->isa)).second) << "duplicate " << k->name;
         EXPECT_EQ(std::string(k->name).rfind("attention.", 0), 0u) << k->name;
         EXPECT_GE(k->tolerance, 0.0f) << k->name;
         EXPECT_LT(k->tolerance, 1e-3f) << k->name;
@@ -223,9 +223,9 @@ TEST(AttentionRegistry, NamesAreUniqueAndToleranceIsSane) {
 }
 
 std::string kernel_test_name(const testing::TestParamInfo<const AttentionKernel*>& info) {
-    std::string name = info.param->name;
+    std::string name = std::string(info.param->name) + "_" + isa_name(info.param->isa);
     for (char& ch : name) {
-        if (ch == '.') ch = '_';
+        if (ch == '.' || ch == '-') ch = '_';
     }
     return name;
 }

@@ -61,7 +61,7 @@ TEST(Trace, LocatesABrokenKernelAtItsOpAndLayer) {
     ASSERT_EQ(ck.config().hidden_dim, kHidden260K);
     const MatmulKernel& naive_mm = *find_matmul("matmul.naive");
     const MatmulKernel broken{"matmul.broken", "drops the last column of the down projection", naive_mm.tolerance,
-                              4.0f, always_available, naive_mm.prepare, run_dropping_down_column};
+                              4.0f, Isa::scalar, naive_mm.prepare, run_dropping_down_column};
     const Variant row{"broken", "matmul.broken", "attention.naive", "a deliberately wrong matmul"};
     const Kernels candidate{&row, &broken, find_attention("attention.naive")};
     for (const bool force : {true, false}) {

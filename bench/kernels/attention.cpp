@@ -73,6 +73,7 @@ void bench_call(benchmark::State& state, const AttentionKernel* kernel, Attentio
     ExecContext ctx(threads);
     AttentionOperands ops(s, pos, m);
     const AttentionArgs args = ops.args(s, pos, m);
+    state.SetLabel(isa_name(kernel->isa));
     for (auto _ : state) {
         kernel->run(args, ctx);
         benchmark::ClobberMemory();
@@ -87,6 +88,7 @@ void bench_prompt(benchmark::State& state, const AttentionKernel* kernel, bool b
     const AttentionShape& s = kTinyLlama;
     ExecContext ctx(threads);
     AttentionOperands ops(s, 0, kPrompt);
+    state.SetLabel(isa_name(kernel->isa));
     for (auto _ : state) {
         if (batched) {
             kernel->run(ops.args(s, 0, kPrompt), ctx);
@@ -106,7 +108,7 @@ void register_attention_benchmarks() {
     constexpr int kRows[] = {1, 64};
     constexpr int kThreads[] = {1, 2};
     for (const AttentionKernel* kernel : attention_kernels()) {
-        if (!kernel->available()) continue;
+        if (!kernel->available() || find_attention(kernel->name) != kernel) continue;  // each name at its best level
         const std::string kernel_name = kernel->name;
         for (const AttentionShape& s : kShapes) {
             for (int pos : kPositions) {

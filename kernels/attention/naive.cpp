@@ -50,7 +50,7 @@ static void run_naive(const AttentionArgs& a, ExecContext& ctx) {
 
 extern const AttentionKernel naive{
     "attention.naive", "reference per-head loops: scores, softmax, weighted sum of values", 0.0f,
-    always_available, run_naive,
+    Isa::scalar, run_naive,
 };
 
 }  // namespace wb::attention

@@ -15,7 +15,7 @@
 
 #include "kernels/kernel.h"
 
-namespace wb::attention::simd_head {
+namespace wb::WB_ISA_NS::attention::simd_head {
 
 using Batch = xsimd::batch<float>;
 inline constexpr int kLanes = static_cast<int>(Batch::size);
@@ -32,7 +32,7 @@ inline float dot(const float* q, const float* k, int n) {
     if (n >= kLanes) {
         Batch acc(0.0f);
         for (; i + kLanes <= n; i += kLanes) {
-            acc = wb::simd::fmadd(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
+            acc = vec::fmadd(Batch::load_unaligned(q + i), Batch::load_unaligned(k + i), acc);
         }
         sum = xsimd::hadd(acc);
     }
@@ -134,7 +134,7 @@ inline void scores(const float* q, const float* k, long stride, int n_keys, int 
             const Batch qi = Batch::load_unaligned(q + i);
 #pragma GCC unroll 16
             for (int j = 0; j < kLanes; j++) {
-                acc[j] = wb::simd::fmadd(qi, Batch::load_unaligned(kt + bit_reverse(j) * stride + i), acc[j]);
+                acc[j] = vec::fmadd(qi, Batch::load_unaligned(kt + bit_reverse(j) * stride + i), acc[j]);
             }
         }
         Batch s = sum_each_bit_reversed(acc);
@@ -203,7 +203,7 @@ inline void accumulate_panel(Weights p, const float* keep, const float* v, long 
         for (int b = 0; b < Width; b++) vt[b] = Batch::load_unaligned(v + t * stride + b * kLanes);
         for (int r = 0; r < Rows; r++) {
             const Batch pr(p(r, t));
-            for (int b = 0; b < Width; b++) sum[r][b] = wb::simd::fmadd(pr, vt[b], sum[r][b]);
+            for (int b = 0; b < Width; b++) sum[r][b] = vec::fmadd(pr, vt[b], sum[r][b]);
         }
     }
     for (int r = 0; r < Rows; r++) {
@@ -221,7 +221,7 @@ inline void accumulate_half_head(Weights p, const float* keep, const float* v, l
     int t = 0;
     for (; t + 2 <= n; t += 2) {
         const Batch vt = two_halves(v + t * stride, v + (t + 1) * stride);
-        for (int r = 0; r < Rows; r++) sum[r] = wb::simd::fmadd(two_halves(p(r, t), p(r, t + 1)), vt, sum[r]);
+        for (int r = 0; r < Rows; r++) sum[r] = vec::fmadd(two_halves(p(r, t), p(r, t + 1)), vt, sum[r]);
     }
     for (int r = 0; r < Rows; r++) {
         alignas(64) float lanes[kLanes];
@@ -303,4 +303,4 @@ inline std::size_t attend_scratch_size(const AttentionArgs& a) {
     return static_cast<std::size_t>(round_up_to_lanes(a.max_keys()));
 }
 
-}  // namespace wb::attention::simd_head
+}  // namespace wb::WB_ISA_NS::attention::simd_head

@@ -19,7 +19,7 @@ static void run_blas(const PackedWeight& w, const float* x, float* y, int m, Exe
 
 extern const MatmulKernel blas{
     "matmul.blas", "OpenBLAS cblas_sgemv for m = 1, cblas_sgemm for m > 1, OpenBLAS threads = run threads", 2e-6f, 4.0f,
-    always_available, prepare_f32, run_blas,
+    Isa::scalar, prepare_f32, run_blas,
 };
 
 }  // namespace wb::matmul

@@ -19,7 +19,7 @@ static void run_naive(const PackedWeight& w, const float* x, float* y, int m, Ex
 }
 
 extern const MatmulKernel naive{
-    "matmul.naive", "reference double loop, one sequential float sum per output", 0.0f, 4.0f, always_available,
+    "matmul.naive", "reference double loop, one sequential float sum per output", 0.0f, 4.0f, Isa::scalar,
     prepare_f32, run_naive,
 };
 

@@ -1,4 +1,4 @@
-// The BLIS-style GEMM driver shared by the packed kernels (matmul.tiled, matmul.tbb, the bf16 ones):
+// The BLIS-style GEMM driver shared by the packed kernels (matmul.tiled, matmul.tbb, the bf16 ones, at every level):
 // weights packed once into strips of kNR output columns, activations packed per call into strips of
 // kMR rows, a kMR x kNR register-blocked microkernel, and a blocking loop whose block sizes are data.
 // The driver is generic over a microkernel family, a struct of types, sizes and two functions:
@@ -27,20 +27,6 @@ namespace wb::matmul::gemm {
 struct Blocking {
     int kc;         // depth of one pass: a kc x kNR weight micro-panel stays in L1
     int nc_strips;  // strips per column block: their C tiles stay in L2 across the depth passes
-};
-
-// fp32 weights and activations, FMA (matmul.tiled, matmul.tbb).
-struct F32 {
-    using Weight = float;
-    using Activation = float;
-    static constexpr int kMR = 8;   // two AVX-512 vectors of columns by 8 rows: 16 accumulators
-    static constexpr int kNR = 32;
-    static constexpr int kDepth = 1;
-    static constexpr Blocking kBlocking{256, 8};
-    static float weight(float w) { return w; }
-    static float activation(float x) { return x; }
-    static void tile(int kc, const float* A, const float* B, float* C, long ldc, bool accumulate);
-    static void matvec(const float* B, long n, const float* x, float* y);
 };
 
 template <class M>
@@ -164,7 +150,9 @@ void run_parallel(const PackedWeight& w, const float* x, float* y, int m, ExecCo
     auto first_panel = [&](int g) { return g * panels / groups; };
     auto first_row = [&](int g) { return g == groups ? m : static_cast<int>(first_panel(g) * M::kMR); };
     // A group of a few rows would take run_strips' matvec path on rows packed as panels.
-    if (m - first_row(groups - 1) <= kMatvecRows) groups = 1;
+    for (int g = 0; g < groups; g++) {
+        if (first_row(g + 1) - first_row(g) <= kMatvecRows) groups = 1;
+    }
     // A strip streams its weights once and costs its group's rows of multiply-adds (kMR rows a tile).
     const long strip_bytes =
         n * M::kNR * static_cast<long>(sizeof(typename M::Weight)) * std::max<long>(1, panels / groups);

@@ -15,7 +15,7 @@
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
 
-namespace wb::attention {
+namespace wb::WB_ISA_NS::attention {
 namespace {
 
 using simd_head::Batch;
@@ -109,7 +109,7 @@ void score_keys(const float* keys, int head_size, const float* queries_t, int ro
         for (int b = 0; b < RowBatches; b++) q[b] = Batch::load_aligned(queries_t + i * rows + first_row + b * kLanes);
         for (int t = 0; t < kKeysPerPass; t++) {
             const Batch key(k[t * head_size + i]);
-            for (int b = 0; b < RowBatches; b++) acc[t][b] = wb::simd::fmadd(key, q[b], acc[t][b]);
+            for (int b = 0; b < RowBatches; b++) acc[t][b] = vec::fmadd(key, q[b], acc[t][b]);
         }
     }
     for (int t = 0; t < kKeysPerPass; t++) {
@@ -148,7 +148,7 @@ public:
           stride_(static_cast<long>(a.n_kv_heads) * a.head_size),
           tile_size_(b.tile_size),
           last_key_(span.pos + first_query_ + (rows_ - 1) / group_),
-          across_rows_(rows_ >= kLanes),
+          across_rows_(b.packed() && rows_ >= kLanes),  // scoring across rows reads a packed tile
           pack_(b.packed()) {
         const ScratchLayout l(b, hs_);
         weights_ = scratch + l.weights;
@@ -323,7 +323,7 @@ void run_flash(const AttentionArgs& a, ExecContext& ctx) {
 extern const AttentionKernel flash{
     "attention.flash",
     "tiles of keys with an online softmax, a block of query rows x grouped heads per tile; TBB over blocks",
-    1e-5f, always_available, run_flash,
+    1e-5f, kIsa, run_flash,
 };
 
-}  // namespace wb::attention
+}  // namespace wb::WB_ISA_NS::attention

@@ -4,7 +4,7 @@
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
 
-namespace wb::attention {
+namespace wb::WB_ISA_NS::attention {
 
 static void run_simd(const AttentionArgs& a, ExecContext& ctx) {
     float* att = ctx.scratch(simd_head::attend_scratch_size(a));
@@ -17,7 +17,7 @@ static void run_simd(const AttentionArgs& a, ExecContext& ctx) {
 
 extern const AttentionKernel simd{
     "attention.simd", "xsimd dot products, vectorised softmax (xsimd::exp) and weighted sum; one thread", 1e-5f,
-    always_available, run_simd,
+    kIsa, run_simd,
 };
 
-}  // namespace wb::attention
+}  // namespace wb::WB_ISA_NS::attention

@@ -1,20 +1,24 @@
 // matmul.simd: a dot-product matvec. Weights are repacked at load so each group of four rows is one
-// sequential stream ([chunk of 16 columns][4 rows][16]), zero-padded, so the loop has no ragged tail.
-// For m > 1 it runs row by row.
+// sequential stream ([chunk of one batch of columns][4 rows][batch]), zero-padded, so the loop has no ragged
+// tail. For m > 1 it runs row by row. Compiled once per vector level (kernels/level.h).
 #include <cstdlib>
 #include <memory>
 #include <new>
 
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
+#include "kernels/level.h"
 #include "kernels/matmul/f32.h"
 #include "kernels/simd.h"
 
-namespace wb::matmul {
+namespace wb::WB_ISA_NS::matmul {
+
+using wb::matmul::owning;
+using wb::matmul::prepare_f32;
 
 namespace {
 
-using batch = wb::simd::batch;
+using batch = vec::batch;
 constexpr long kLanes = batch::size;
 constexpr long kRows = 4;  // rows sharing each load of x
 
@@ -52,10 +56,10 @@ void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContex
             batch a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f);
             for (long c = 0; c < np; c += kLanes, p += kRows * kLanes) {
                 const batch xv = batch::load_aligned(xp + c);
-                a0 = wb::simd::fmadd(batch::load_aligned(p), xv, a0);
-                a1 = wb::simd::fmadd(batch::load_aligned(p + kLanes), xv, a1);
-                a2 = wb::simd::fmadd(batch::load_aligned(p + 2 * kLanes), xv, a2);
-                a3 = wb::simd::fmadd(batch::load_aligned(p + 3 * kLanes), xv, a3);
+                a0 = vec::fmadd(batch::load_aligned(p), xv, a0);
+                a1 = vec::fmadd(batch::load_aligned(p + kLanes), xv, a1);
+                a2 = vec::fmadd(batch::load_aligned(p + 2 * kLanes), xv, a2);
+                a3 = vec::fmadd(batch::load_aligned(p + 3 * kLanes), xv, a3);
             }
             const float sums[kRows] = {xsimd::hadd(a0), xsimd::hadd(a1), xsimd::hadd(a2), xsimd::hadd(a3)};
             for (long k = 0; k < kRows && g * kRows + k < d; k++) yr[g * kRows + k] = sums[k];
@@ -67,7 +71,7 @@ void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContex
 
 extern const MatmulKernel simd{
     "matmul.simd", "xsimd FMA dot products, 4 rows interleaved at load into one stream; row by row for m > 1", 2e-6f,
-    4.0f, always_available, pack_simd, run_simd,
+    4.0f, kIsa, pack_simd, run_simd,
 };
 
-}  // namespace wb::matmul
+}  // namespace wb::WB_ISA_NS::matmul

@@ -5,7 +5,7 @@
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
 
-namespace wb::attention {
+namespace wb::WB_ISA_NS::attention {
 
 static void run_tbb(const AttentionArgs& a, ExecContext& ctx) {
     const std::size_t att_size = simd_head::attend_scratch_size(a);
@@ -30,7 +30,7 @@ static void run_tbb(const AttentionArgs& a, ExecContext& ctx) {
 
 extern const AttentionKernel tbb{
     "attention.tbb", "attention.simd's per-head code, (query row, head) pairs in parallel in the TBB arena", 1e-5f,
-    always_available, run_tbb,
+    kIsa, run_tbb,
 };
 
-}  // namespace wb::attention
+}  // namespace wb::WB_ISA_NS::attention

@@ -1,0 +1,18 @@
+// AVX2's kernels: the vector families on 8 lanes, the block-quantised panels with vpmaddubsw (qblocks_avx2.cpp).
+#include "kernels/level.h"
+
+namespace wb::WB_ISA_NS {
+
+namespace matmul {
+extern const MatmulKernel simd, tiled, tbb, bf16, tbb_bf16, q8, tbb_q8, q4, tbb_q4;
+}
+namespace attention {
+extern const AttentionKernel simd, tbb, flash;
+}
+
+static const MatmulKernel* const kMatmul[] = {&matmul::simd, &matmul::tiled, &matmul::tbb, &matmul::bf16, &matmul::tbb_bf16, &matmul::q8, &matmul::tbb_q8, &matmul::q4, &matmul::tbb_q4};
+static const AttentionKernel* const kAttention[] = {&attention::simd, &attention::tbb, &attention::flash};
+
+LevelKernels level_kernels() { return {kMatmul, kAttention}; }
+
+}  // namespace wb::WB_ISA_NS

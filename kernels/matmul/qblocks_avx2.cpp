@@ -1,0 +1,242 @@
+// matmul.q8, matmul.tbb-q8, matmul.q4 and matmul.tbb-q4 at the 256-bit levels: qblocks.h's panels taken 8 rows
+// a 32-byte vector (half of the layout's 64-byte vector). Compiled twice: at avx-vnni the four-code dot products
+// are AVX-VNNI's vpdpbusd; at avx2 they are vpmaddubsw + vpmaddwd. There, Q8's unsigned codes (value + 128) would
+// saturate vpmaddubsw's int16 pair sums, so they are turned back into signed values and the product is taken as
+// |w| times x with w's sign (each pair then sums to at most 2 * 128 * 127); Q4's nibbles cannot saturate.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/level.h"
+#include "kernels/matmul/qblocks.h"
+
+namespace wb::WB_ISA_NS::matmul {
+
+namespace {
+
+using namespace wb::matmul::qblocks;
+
+constexpr int kVec = 8;   // panel rows per 32-byte vector
+constexpr int kKc = 16;   // blocks per depth pass when several tiles share a panel: they stay in L1
+constexpr int kStep = kVecs * kLanes * 4;  // bytes of one step (Q8) or pair (Q4) of a panel's block
+
+#if defined(__AVXVNNI__)
+constexpr bool kVnni = true;
+#else
+constexpr bool kVnni = false;
+#endif
+
+inline __m256i broadcast4(const std::int8_t* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+// acc + the four-code dot products of codes u (as stored) and signed activations s, per 32-bit lane. Without VNNI,
+// Q8's products come out of signed values, so its sums must not include the offset correction (bias).
+template <Bits B>
+inline __m256i dot4(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVXVNNI__)
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+    const __m256i ones = _mm256_set1_epi16(1);
+    if constexpr (B == Bits::q4) {
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones));
+    } else {
+        const __m256i w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));  // the signed value
+        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(s, w));
+        return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+#endif
+}
+
+// Whether the block sums start from the offset correction.
+template <Bits B>
+constexpr bool kBiased = kVnni || B == Bits::q4;
+
+struct Tile {
+    const std::uint8_t* panel;  // the panel's first block
+    long stride;                // bytes per block of the panel
+    long G, np;                 // blocks per row; padded activation row length
+    int b0, b1;                 // blocks of this depth pass
+    int row0;                   // first activation row
+    float* y;                   // output of the panel's first row, first activation row
+    long ldy;
+    int valid;                  // rows of the panel that exist (<= kPanelRows)
+    bool accumulate;            // add to y (a later depth pass)
+};
+
+// M activation rows against W 32-byte vectors (8 panel rows each) of one panel, vectors v0 .. v0+W, over blocks
+// b0 .. b1.
+template <Bits B, int M, int W>
+void tile(const Tile& t, const Activations& a, int v0) {
+    __m256i mask[W];
+    for (int v = 0; v < W; v++) {
+        mask[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(t.valid - (v0 + v) * kVec), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    __m256 acc[M][W];
+    for (int i = 0; i < M; i++) {
+        for (int v = 0; v < W; v++) {
+            acc[i][v] = t.accumulate ? _mm256_maskload_ps(t.y + i * t.ldy + (v0 + v) * kVec, mask[v]) : _mm256_setzero_ps();
+        }
+    }
+    const __m256i nibble = _mm256_set1_epi8(0x0F);
+    for (int b = t.b0; b < t.b1; b++) {
+        const std::uint8_t* blk = t.panel + b * t.stride;
+        const std::int8_t* xq[M];
+        __m256i s[M][W];
+        for (int i = 0; i < M; i++) {
+            const long at = (t.row0 + i) * t.G + b;
+            xq[i] = a.q + (t.row0 + i) * t.np + b * kBlock;
+            for (int v = 0; v < W; v++) s[i][v] = kBiased<B> ? _mm256_set1_epi32(a.bias[at]) : _mm256_setzero_si256();
+        }
+        if constexpr (B == Bits::q8) {
+            for (int step = 0; step < 8; step++) {
+                __m256i w[W];
+                for (int v = 0; v < W; v++) w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + step * kStep + (v0 + v) * 32));
+                for (int i = 0; i < M; i++) {
+                    const __m256i x = broadcast4(xq[i] + 4 * step);
+                    for (int v = 0; v < W; v++) s[i][v] = dot4<B>(s[i][v], w[v], x);
+                }
+            }
+        } else {
+            for (int pair = 0; pair < 4; pair++) {
+                __m256i lo[W], hi[W];
+                for (int v = 0; v < W; v++) {
+                    const __m256i raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + pair * kStep + (v0 + v) * 32));
+                    lo[v] = _mm256_and_si256(raw, nibble);
+                    hi[v] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
+                }
+                for (int i = 0; i < M; i++) {
+                    const __m256i xl = broadcast4(xq[i] + 4 * pair), xh = broadcast4(xq[i] + kBlock / 2 + 4 * pair);
+                    for (int v = 0; v < W; v++) s[i][v] = dot4<B>(dot4<B>(s[i][v], lo[v], xl), hi[v], xh);
+                }
+            }
+        }
+        const std::uint8_t* scales = blk + (B == Bits::q8 ? kQ8 : kQ4).code_bytes;
+        __m256 dw[W];
+        for (int v = 0; v < W; v++) dw[v] = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales + (v0 + v) * 16)));
+        for (int i = 0; i < M; i++) {
+            const __m256 dx = _mm256_set1_ps(a.scale[(t.row0 + i) * t.G + b]);
+            for (int v = 0; v < W; v++) acc[i][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][v]), _mm256_mul_ps(dw[v], dx), acc[i][v]);
+        }
+    }
+    for (int i = 0; i < M; i++) {
+        for (int v = 0; v < W; v++) _mm256_maskstore_ps(t.y + i * t.ldy + (v0 + v) * kVec, mask[v], acc[i][v]);
+    }
+}
+
+// One activation row streams each panel once, all four vectors at a time; more rows go two at a time against two
+// vectors (16 panel rows), which keeps their int32 and fp32 sums in 16 registers, in depth passes that stay in L1.
+template <Bits B>
+void panels_impl(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1) {
+    const long G = blocks(w.n), stride = block_stride(f);
+    const int kc = m == 1 ? static_cast<int>(G) : kKc;
+    for (int p = p0; p < p1; p++) {
+        Tile t{static_cast<const std::uint8_t*>(w.data) + p * G * stride, stride, G, G * kBlock, 0, 0, 0,
+               nullptr, w.d, valid_rows(w, p), false};
+        for (long b0 = 0; b0 < G; b0 += kc) {
+            t.b0 = static_cast<int>(b0);
+            t.b1 = static_cast<int>(std::min(G, b0 + kc));
+            t.accumulate = b0 > 0;
+            if (m == 1) {
+                t.y = y + static_cast<long>(p) * kPanelRows;
+                tile<B, 1, 4>(t, a, 0);
+                continue;
+            }
+            for (int r = 0; r < m; r += 2) {
+                t.row0 = r;
+                t.y = y + static_cast<long>(r) * w.d + static_cast<long>(p) * kPanelRows;
+                for (int v0 = 0; v0 < 4 && v0 * kVec < t.valid; v0 += 2) {
+                    if (m - r == 1) {
+                        tile<B, 1, 2>(t, a, v0);
+                    } else {
+                        tile<B, 2, 2>(t, a, v0);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Each row's blocks of 32: scale amax / 127, codes rounded to nearest, bias -offset * (sum of the codes).
+void quantize(const float* x, int m, int n, const Format& f, const ActivationBuffers& out) {
+    const long G = blocks(n), np = G * kBlock;
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);  // undoes the packs' lane interleave
+    alignas(32) float padded[kBlock];
+    for (long r = 0; r < m; r++) {
+        for (long b = 0; b < G; b++) {
+            const long k0 = b * kBlock, len = std::min<long>(kBlock, n - k0);
+            const float* src = x + r * n + k0;
+            if (len < kBlock) {
+                std::fill(padded, padded + kBlock, 0.0f);
+                std::copy_n(src, len, padded);
+                src = padded;
+            }
+            __m256 v[4];
+            __m256 amax = _mm256_setzero_ps();
+            for (int j = 0; j < 4; j++) {
+                v[j] = _mm256_loadu_ps(src + 8 * j);
+                amax = _mm256_max_ps(amax, _mm256_and_ps(v[j], magnitude));
+            }
+            __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+            m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+            m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+            const float d = _mm_cvtss_f32(m4) / 127.0f, inv = d != 0.0f ? 1.0f / d : 0.0f;
+            __m256i q[4];
+            for (int j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_mul_ps(v[j], _mm256_set1_ps(inv)));
+            const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q + r * np + k0), _mm256_permutevar8x32_epi32(packed, order));
+            const __m256i sum8 = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(sum8), _mm256_extracti128_si256(sum8, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            out.scale[r * G + b] = d;
+            out.bias[r * G + b] = -f.offset * _mm_cvtsi128_si32(s4);
+        }
+    }
+}
+
+void run_panels(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1) {
+    (f.bits == Bits::q8 ? panels_impl<Bits::q8> : panels_impl<Bits::q4>)(f, w, a, y, m, p0, p1);
+}
+
+constexpr Microkernel kMicrokernel{quantize, run_panels};
+
+void run_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) { run(kMicrokernel, kQ8, w, x, y, m, ctx); }
+void run_q4(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) { run(kMicrokernel, kQ4, w, x, y, m, ctx); }
+void run_tbb_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    run_parallel(kMicrokernel, kQ8, w, x, y, m, ctx);
+}
+void run_tbb_q4(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    run_parallel(kMicrokernel, kQ4, w, x, y, m, ctx);
+}
+
+#if defined(__AVXVNNI__)
+#define WB_DOT "AVX-VNNI vpdpbusd"
+#else
+#define WB_DOT "AVX2 vpmaddubsw"
+#endif
+
+}  // namespace
+
+extern const MatmulKernel q8{
+    "matmul.q8", "Q8_0 weights (blocks of 32, fp16 scales) in 32-row panels, int8 activations, " WB_DOT, 2e-2f, 1.0625f,
+    kIsa, pack_q8, run_q8, unpack_q8,
+};
+extern const MatmulKernel tbb_q8{
+    "matmul.tbb-q8", "matmul.q8's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 1.0625f,
+    kIsa, pack_q8, run_tbb_q8, unpack_q8,
+};
+extern const MatmulKernel q4{
+    "matmul.q4", "Q4_0 weights (32 nibbles + fp16 scale per block) in 32-row panels, int8 activations, " WB_DOT, 2e-2f,
+    0.5625f, kIsa, pack_q4, run_q4, unpack_q4,
+};
+extern const MatmulKernel tbb_q4{
+    "matmul.tbb-q4", "matmul.q4's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 0.5625f,
+    kIsa, pack_q4, run_tbb_q4, unpack_q4,
+};
+
+}  // namespace wb::WB_ISA_NS::matmul
