@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include <xsimd/xsimd.hpp>
 
@@ -16,8 +17,13 @@ int argmax(const float* x, int n) {
     int i = 0;
     float largest = x[0];
     if (n >= kLanes) {
-        batch m = batch::load_unaligned(x);
-        for (i = kLanes; i + kLanes <= n; i += kLanes) m = xsimd::max(m, batch::load_unaligned(x + i));
+        // NaNs never compare greater (run.c's loop skips them); a vector max would let one through or lose a lane.
+        const batch first = batch::load_unaligned(x);
+        batch m = xsimd::select(first == first, first, batch(-std::numeric_limits<float>::infinity()));
+        for (i = kLanes; i + kLanes <= n; i += kLanes) {
+            const batch v = batch::load_unaligned(x + i);
+            m = xsimd::select(v > m, v, m);
+        }
         alignas(64) float lanes[kLanes];
         m.store_aligned(lanes);
         largest = *std::max_element(lanes, lanes + kLanes);

@@ -144,9 +144,12 @@ def ceiling(res, machine, record):
     return gbs * 1e9 / nbytes if gbs and nbytes > 0 else None
 
 
-def peak(machine, fmt, threads):
+def peak(machine, fmt, threads, isa=None):
+    """The peak of the unit a kernel of this format runs on: at its instruction-set level (bench_kernels' label)
+    when machine.json measured that level, else the best level's."""
     key = PEAKS.get(fmt, ("", ""))[0]
-    value = ((machine or {}).get(key) or {}).get(str(threads))
+    level = ((machine or {}).get("levels") or {}).get(isa or "") or {}
+    value = (level.get(key) or (machine or {}).get(key) or {}).get(str(threads))
     return value if isinstance(value, (int, float)) and value > 0 else None
 
 
@@ -297,7 +300,7 @@ def plot_roofline(benches, machine, path):
                         ha="center", va="center", color="0.4")
                 continue
             unit = "GOP/s" if fmt in ("int8", "int4") else "GFLOP/s"
-            top = peak(machine, fmt, t)
+            top = peak(machine, fmt, t, mine[0].get("isa"))
             dram, cache = bandwidth(machine, t, float("inf")), roof_bandwidth(machine, t, 1 << 20)
             roofs = [f"{PEAKS[fmt][1]} peak {top:.0f}" if top else f"no {PEAKS[fmt][0]} in machine.json"]
             roofs += [f"{name} {gbs:.0f} GB/s" for gbs, name in ((dram, "DRAM"), (cache, "1 MiB")) if gbs]
@@ -368,7 +371,7 @@ def roof_at(machine, fmt, threads, bench):
     if not gbs:
         return None
     memory = gbs * bench["GFLOPS"] / bench["GBps"]
-    top = peak(machine, fmt, threads)
+    top = peak(machine, fmt, threads, bench.get("isa"))
     return min(top, memory) if top else memory
 
 
@@ -557,7 +560,7 @@ def load_benchmarks(paths):
             except ValueError:
                 continue
             out.append(dict(kernel=parts[0], case=parts[1], m=m, threads=threads, format=kernel_format(parts[0])[0],
-                            GFLOPS=counters[0], GBps=counters[1], working_set=counters[2]))
+                            GFLOPS=counters[0], GBps=counters[1], working_set=counters[2], isa=b.get("label") or None))
     return out, sources
 
 
