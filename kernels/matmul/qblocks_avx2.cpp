@@ -205,15 +205,6 @@ void run_panels(const Format& f, const PackedWeight& w, const Activations& a, fl
 
 constexpr Microkernel kMicrokernel{quantize, run_panels};
 
-void run_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) { run(kMicrokernel, kQ8, w, x, y, m, ctx); }
-void run_q4(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) { run(kMicrokernel, kQ4, w, x, y, m, ctx); }
-void run_tbb_q8(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-    run_parallel(kMicrokernel, kQ8, w, x, y, m, ctx);
-}
-void run_tbb_q4(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
-    run_parallel(kMicrokernel, kQ4, w, x, y, m, ctx);
-}
-
 #if defined(__AVXVNNI__)
 #define WB_DOT "AVX-VNNI vpdpbusd"
 #else
@@ -222,21 +213,6 @@ void run_tbb_q4(const PackedWeight& w, const float* x, float* y, int m, ExecCont
 
 }  // namespace
 
-extern const MatmulKernel q8{
-    "matmul.q8", "Q8_0 weights (blocks of 32, fp16 scales) in 32-row panels, int8 activations, " WB_DOT, 2e-2f, 1.0625f,
-    kIsa, pack_q8, run_q8, unpack_q8,
-};
-extern const MatmulKernel tbb_q8{
-    "matmul.tbb-q8", "matmul.q8's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 1.0625f,
-    kIsa, pack_q8, run_tbb_q8, unpack_q8,
-};
-extern const MatmulKernel q4{
-    "matmul.q4", "Q4_0 weights (32 nibbles + fp16 scale per block) in 32-row panels, int8 activations, " WB_DOT, 2e-2f,
-    0.5625f, kIsa, pack_q4, run_q4, unpack_q4,
-};
-extern const MatmulKernel tbb_q4{
-    "matmul.tbb-q4", "matmul.q4's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 0.5625f,
-    kIsa, pack_q4, run_tbb_q4, unpack_q4,
-};
-
 }  // namespace wb::WB_ISA_NS::matmul
+
+#include "kernels/matmul/qblocks_rows.h"
