@@ -1,6 +1,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -124,7 +125,7 @@ TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
         }
         for (const Shape s : shapes) {
             const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
-            for (const int m : {1, 3, 5, 8, 12, 17, 64, 128}) {
+            for (const int m : {1, 3, 5, 6, 8, 12, 17, 64, 128}) {
                 const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
                 for (const int threads : {1, 2, 3}) {  // 3: row panels in uneven groups
                     const double err = worst_relative_error(*k, W, x, s, m, threads);
@@ -206,6 +207,40 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
                 for (int j = 0; j < s.n; j++) scale += std::fabs(want[i * s.n + j] * x[r * s.n + j]);
                 EXPECT_NEAR(y[r * s.d + i], ref[r * s.d + i], k->tolerance * scale) << name;
             }
+        }
+    }
+}
+
+// Codes at the ends of their range with activations of matching sign make the largest partial sums any level's
+// dot product forms (Q8: -128 and 127, Q4: nibbles 0 and 15, activations +-127 after quantisation); an int16 sum
+// that saturated or wrapped would be off by far more than the tolerance.
+TEST(Matmul, QuantisedKernelsKeepExtremeCodesExact) {
+    const Shape s{40, 256};
+    for (const auto& [name, type] : {std::pair{"matmul.q8", DType::q8_0}, std::pair{"matmul.q4", DType::q4_0}})
+    for (const MatmulKernel* k : rows_named(name)) {
+        if (!k->available()) continue;
+        std::vector<std::uint8_t> file(row_bytes(type, s.n) * s.d);
+        std::vector<float> want(static_cast<std::size_t>(s.d) * s.n);
+        for (std::size_t at = 0, b = 0; at < file.size(); b++) {
+            const std::uint16_t one = f32_to_fp16(1.0f);
+            std::memcpy(&file[at], &one, 2);
+            at += 2;
+            const bool high = b % 3 != 0;  // most blocks at the top of the range, some at the bottom
+            for (int j = 0; j < (type == DType::q8_0 ? 32 : 16); j++) file[at++] = type == DType::q8_0 ? (high ? 127 : 0x80) : (high ? 0xFF : 0x00);
+        }
+        traits(type).dequantize_rows(WeightView{file.data(), nullptr, s.d, s.n, type}, 0, s.d, want.data());
+        const int m = 6;  // a tile of four rows and one of two
+        std::vector<float> x(static_cast<std::size_t>(m) * s.n);
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < s.n; j++) x[r * s.n + j] = (r % 2 ? -1.0f : 1.0f);
+        }
+        ExecContext ctx(1);
+        std::vector<float> y(static_cast<std::size_t>(m) * s.d), ref(y.size());
+        k->run(k->prepare(WeightView{file.data(), nullptr, s.d, s.n, type}, ctx), x.data(), y.data(), m, ctx);
+        const MatmulKernel& naive = *find_matmul("matmul.naive");
+        naive.run(naive.prepare(WeightView{want.data(), nullptr, s.d, s.n}, ctx), x.data(), ref.data(), m, ctx);
+        for (std::size_t i = 0; i < y.size(); i++) {
+            ASSERT_NEAR(y[i], ref[i], 1e-3 * std::fabs(ref[i]) + 1e-3) << row_name(*k) << " output " << i;
         }
     }
 }

@@ -27,31 +27,20 @@ constexpr bool kVnni = true;
 constexpr bool kVnni = false;
 #endif
 
+// The GEMM tile: activation rows x 32-byte vectors of the panel (8 rows each), sized so the int32 sums and what
+// feeds them fit the 16 registers: vpdpbusd needs only the weights and one broadcast beside its 4 x 2 sums, the
+// vpmaddubsw forms also |w| and temporaries (GCC spills 4 x 2 sums there; tiles from 2 x 2 to 6 x 1 measured alike).
+constexpr int kGemmRows = kVnni ? 4 : 3;
+constexpr int kGemmVecs = 2;
+
 inline __m256i broadcast4(const std::int8_t* p) {
     std::int32_t v;
     std::memcpy(&v, p, 4);
     return _mm256_set1_epi32(v);
 }
 
-// acc + the four-code dot products of codes u (as stored) and signed activations s, per 32-bit lane. Without VNNI,
-// Q8's products come out of signed values, so its sums must not include the offset correction (bias).
-template <Bits B>
-inline __m256i dot4(__m256i acc, __m256i u, __m256i s) {
-#if defined(__AVXVNNI__)
-    return _mm256_dpbusd_avx_epi32(acc, u, s);
-#else
-    const __m256i ones = _mm256_set1_epi16(1);
-    if constexpr (B == Bits::q4) {
-        return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), ones));
-    } else {
-        const __m256i w = _mm256_xor_si256(u, _mm256_set1_epi8(static_cast<char>(0x80)));  // the signed value
-        const __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(w), _mm256_sign_epi8(s, w));
-        return _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
-    }
-#endif
-}
-
-// Whether the block sums start from the offset correction.
+// Whether a block's int32 sums start from the offset correction. Without VNNI, Q8's products come out of signed
+// values, so its sums must not include it.
 template <Bits B>
 constexpr bool kBiased = kVnni || B == Bits::q4;
 
@@ -67,8 +56,70 @@ struct Tile {
     bool accumulate;            // add to y (a later depth pass)
 };
 
+// s[i][v] = the dot products of one block's codes (vectors v0 .. v0+W of the panel) with activation row i's codes
+// xq[i], without the offset correction. Q8 without VNNI takes |w| times x with w's sign; Q4 without VNNI adds its
+// eight vpmaddubsw results per block in int16 (each at most 2 * 15 * 127, so eight fit) and widens once.
+template <Bits B, int M, int W>
+inline void block_dots(const std::uint8_t* blk, const std::int8_t* const* xq, int v0, __m256i (&s)[M][W]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    if constexpr (B == Bits::q8) {
+        for (int i = 0; i < M; i++) {
+            for (int v = 0; v < W; v++) s[i][v] = _mm256_setzero_si256();
+        }
+        for (int step = 0; step < 8; step++) {
+            __m256i w[W], aw[W];
+            for (int v = 0; v < W; v++) {
+                w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + step * kStep + (v0 + v) * 32));
+                if constexpr (!kVnni) {
+                    w[v] = _mm256_xor_si256(w[v], _mm256_set1_epi8(static_cast<char>(0x80)));  // the signed value
+                    aw[v] = _mm256_abs_epi8(w[v]);
+                }
+            }
+            for (int i = 0; i < M; i++) {
+                const __m256i x = broadcast4(xq[i] + 4 * step);
+                for (int v = 0; v < W; v++) {
+#if defined(__AVXVNNI__)
+                    s[i][v] = _mm256_dpbusd_avx_epi32(s[i][v], w[v], x);
+#else
+                    s[i][v] = _mm256_add_epi32(s[i][v], _mm256_madd_epi16(_mm256_maddubs_epi16(aw[v], _mm256_sign_epi8(x, w[v])), ones));
+#endif
+                }
+            }
+        }
+    } else {
+        const __m256i nibble = _mm256_set1_epi8(0x0F);
+        for (int i = 0; i < M; i++) {
+            for (int v = 0; v < W; v++) s[i][v] = _mm256_setzero_si256();
+        }
+        for (int pair = 0; pair < 4; pair++) {
+            __m256i lo[W], hi[W];
+            for (int v = 0; v < W; v++) {
+                const __m256i raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + pair * kStep + (v0 + v) * 32));
+                lo[v] = _mm256_and_si256(raw, nibble);
+                hi[v] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
+            }
+            for (int i = 0; i < M; i++) {
+                const __m256i xl = broadcast4(xq[i] + 4 * pair), xh = broadcast4(xq[i] + kBlock / 2 + 4 * pair);
+                for (int v = 0; v < W; v++) {
+#if defined(__AVXVNNI__)
+                    s[i][v] = _mm256_dpbusd_avx_epi32(_mm256_dpbusd_avx_epi32(s[i][v], lo[v], xl), hi[v], xh);
+#else
+                    s[i][v] = _mm256_add_epi16(s[i][v], _mm256_add_epi16(_mm256_maddubs_epi16(lo[v], xl), _mm256_maddubs_epi16(hi[v], xh)));
+#endif
+                }
+            }
+        }
+        if constexpr (!kVnni) {
+            for (int i = 0; i < M; i++) {
+                for (int v = 0; v < W; v++) s[i][v] = _mm256_madd_epi16(s[i][v], ones);
+            }
+        }
+    }
+}
+
 // M activation rows against W 32-byte vectors (8 panel rows each) of one panel, vectors v0 .. v0+W, over blocks
-// b0 .. b1.
+// b0 .. b1. The fp32 sums live in acc, which the compiler keeps in registers when the int32 sums leave room and
+// in L1 otherwise; they are touched once per block.
 template <Bits B, int M, int W>
 void tile(const Tile& t, const Activations& a, int v0) {
     __m256i mask[W];
@@ -81,45 +132,22 @@ void tile(const Tile& t, const Activations& a, int v0) {
             acc[i][v] = t.accumulate ? _mm256_maskload_ps(t.y + i * t.ldy + (v0 + v) * kVec, mask[v]) : _mm256_setzero_ps();
         }
     }
-    const __m256i nibble = _mm256_set1_epi8(0x0F);
     for (int b = t.b0; b < t.b1; b++) {
         const std::uint8_t* blk = t.panel + b * t.stride;
         const std::int8_t* xq[M];
+        for (int i = 0; i < M; i++) xq[i] = a.q + (t.row0 + i) * t.np + b * kBlock;
         __m256i s[M][W];
-        for (int i = 0; i < M; i++) {
-            const long at = (t.row0 + i) * t.G + b;
-            xq[i] = a.q + (t.row0 + i) * t.np + b * kBlock;
-            for (int v = 0; v < W; v++) s[i][v] = kBiased<B> ? _mm256_set1_epi32(a.bias[at]) : _mm256_setzero_si256();
-        }
-        if constexpr (B == Bits::q8) {
-            for (int step = 0; step < 8; step++) {
-                __m256i w[W];
-                for (int v = 0; v < W; v++) w[v] = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + step * kStep + (v0 + v) * 32));
-                for (int i = 0; i < M; i++) {
-                    const __m256i x = broadcast4(xq[i] + 4 * step);
-                    for (int v = 0; v < W; v++) s[i][v] = dot4<B>(s[i][v], w[v], x);
-                }
-            }
-        } else {
-            for (int pair = 0; pair < 4; pair++) {
-                __m256i lo[W], hi[W];
-                for (int v = 0; v < W; v++) {
-                    const __m256i raw = _mm256_load_si256(reinterpret_cast<const __m256i*>(blk + pair * kStep + (v0 + v) * 32));
-                    lo[v] = _mm256_and_si256(raw, nibble);
-                    hi[v] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nibble);
-                }
-                for (int i = 0; i < M; i++) {
-                    const __m256i xl = broadcast4(xq[i] + 4 * pair), xh = broadcast4(xq[i] + kBlock / 2 + 4 * pair);
-                    for (int v = 0; v < W; v++) s[i][v] = dot4<B>(dot4<B>(s[i][v], lo[v], xl), hi[v], xh);
-                }
-            }
-        }
+        block_dots<B, M, W>(blk, xq, v0, s);
         const std::uint8_t* scales = blk + (B == Bits::q8 ? kQ8 : kQ4).code_bytes;
         __m256 dw[W];
         for (int v = 0; v < W; v++) dw[v] = _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(scales + (v0 + v) * 16)));
         for (int i = 0; i < M; i++) {
-            const __m256 dx = _mm256_set1_ps(a.scale[(t.row0 + i) * t.G + b]);
-            for (int v = 0; v < W; v++) acc[i][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[i][v]), _mm256_mul_ps(dw[v], dx), acc[i][v]);
+            const long at = (t.row0 + i) * t.G + b;
+            const __m256 dx = _mm256_set1_ps(a.scale[at]);
+            const __m256i bias = _mm256_set1_epi32(kBiased<B> ? a.bias[at] : 0);
+            for (int v = 0; v < W; v++) {
+                acc[i][v] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(s[i][v], bias)), _mm256_mul_ps(dw[v], dx), acc[i][v]);
+            }
         }
     }
     for (int i = 0; i < M; i++) {
@@ -127,8 +155,17 @@ void tile(const Tile& t, const Activations& a, int v0) {
     }
 }
 
-// One activation row streams each panel once, all four vectors at a time; more rows go two at a time against two
-// vectors (16 panel rows), which keeps their int32 and fp32 sums in 16 registers, in depth passes that stay in L1.
+// A tile of `rows` activation rows (at most MR).
+template <Bits B, int MR, int W>
+void tile_rows(const Tile& t, const Activations& a, int v0, int rows) {
+    if constexpr (MR > 1) {
+        if (rows < MR) return tile_rows<B, MR - 1, W>(t, a, v0, rows);
+    }
+    tile<B, MR, W>(t, a, v0);
+}
+
+// One activation row streams each panel once, all four vectors at a time; more rows go kGemmRows at a time against
+// kGemmVecs vectors, in depth passes that stay in L1.
 template <Bits B>
 void panels_impl(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1) {
     const long G = blocks(w.n), stride = block_stride(f);
@@ -145,15 +182,11 @@ void panels_impl(const Format& f, const PackedWeight& w, const Activations& a, f
                 tile<B, 1, 4>(t, a, 0);
                 continue;
             }
-            for (int r = 0; r < m; r += 2) {
+            for (int r = 0; r < m; r += kGemmRows) {
                 t.row0 = r;
                 t.y = y + static_cast<long>(r) * w.d + static_cast<long>(p) * kPanelRows;
-                for (int v0 = 0; v0 < 4 && v0 * kVec < t.valid; v0 += 2) {
-                    if (m - r == 1) {
-                        tile<B, 1, 2>(t, a, v0);
-                    } else {
-                        tile<B, 2, 2>(t, a, v0);
-                    }
+                for (int v0 = 0; v0 < 4 && v0 * kVec < t.valid; v0 += kGemmVecs) {
+                    tile_rows<B, kGemmRows, kGemmVecs>(t, a, v0, std::min(kGemmRows, m - r));
                 }
             }
         }
