@@ -462,8 +462,8 @@ private:
     std::vector<std::pair<DType, int>> peer_jobs(const Peer& peer) const {
         std::vector<DType> run_types;
         for (const std::string& v : o_.variants) {
-            const std::optional<DType> t = streamed_type(*resolve_variant(v).matmul);
-            if (t && std::find(run_types.begin(), run_types.end(), *t) == run_types.end()) run_types.push_back(*t);
+            const DType t = resolve_variant(v).matmul->streams;
+            if (std::find(run_types.begin(), run_types.end(), t) == run_types.end()) run_types.push_back(t);
         }
         std::vector<std::pair<DType, int>> jobs;
         for (const DType type : paired_types(*peer.kind, run_types)) {
@@ -528,9 +528,11 @@ private:
         Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
         r.matmul = k.matmul->name;
         r.attention = k.attention->name;
-        r.bytes_per_weight = k.matmul->weight_bytes;
+        r.bytes_per_weight = k.matmul->bytes_per_weight();
+        r.weights_held = holding_name(k.matmul->holding);
+        r.lossy = k.lossy();
         r.isa = isa_name(k.isa());
-        if (const std::optional<DType> t = streamed_type(*k.matmul)) r.weight_type = traits(*t).name;
+        r.weight_type = traits(k.matmul->streams).name;
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));
         std::fprintf(stderr, " gate");
@@ -544,7 +546,7 @@ private:
         const std::vector<int> tokens = run_once(gate_steps).tokens;
         std::size_t same = 0;
         for (std::size_t i = 0; i < tokens.size() && i < reference.size(); i++) same += tokens[i] == reference[i];
-        const bool lossy = k.matmul->tolerance > 1e-4f || k.attention->tolerance > 1e-4f;
+        const bool lossy = k.lossy();
         if (lossy) r.agreement = static_cast<double>(same) / static_cast<double>(std::max<std::size_t>(1, reference.size()));
         if (!lossy && (tokens != reference)) {
             std::fprintf(stderr, " diverged from naive at %zu of %zu tokens, not timed\n", same, reference.size());

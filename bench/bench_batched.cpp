@@ -233,8 +233,11 @@ int bench_main(int argc, char** argv) {
                             r.model = spec.name;
                             r.model_source = spec.path ? *spec.path : "synthetic";
                             r.model_bytes = static_cast<long long>(ck.config().matmul_params() * 4);
-                            r.bytes_per_weight = k.matmul->weight_bytes;
+                            r.bytes_per_weight = k.matmul->bytes_per_weight();
+                            r.weights_held = holding_name(k.matmul->holding);
+                            r.lossy = k.lossy();
                             r.isa = isa_name(k.isa());
+                            r.weight_type = traits(k.matmul->streams).name;
                             r.prompt_tokens = P;
                             r.gen_tokens = N;
                             r.repetitions = o.repetitions;

@@ -37,9 +37,6 @@ const PeerKind kPeerKinds[] = {
      true, {}, parse_llama2c, "llama2.c run binaries, comma-separated (run, runfast, runomp builds)"},
 };
 
-// The weight types workbench kernels stream; their bytes per weight all differ.
-constexpr DType kStreamedTypes[] = {DType::f32, DType::bf16, DType::q8_0, DType::q4_0};
-
 std::vector<std::string> lines_of(const std::string& text) {
     std::vector<std::string> lines;
     std::istringstream in(text);
@@ -340,14 +337,6 @@ bool runs_threads(const Peer& peer, int threads) {
     std::ifstream in(peer.binary, std::ios::binary);
     const std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
     return bytes.find(peer.kind->parallel_marker) != std::string::npos;
-}
-
-std::optional<DType> streamed_type(const MatmulKernel& matmul) {
-    for (const DType t : kStreamedTypes) {
-        const TypeTraits& tt = traits(t);
-        if (std::abs(matmul.weight_bytes - static_cast<float>(tt.block_bytes) / static_cast<float>(tt.block)) < 1e-4f) return t;
-    }
-    return std::nullopt;
 }
 
 std::vector<DType> paired_types(const PeerKind& kind, const std::vector<DType>& run_types) {

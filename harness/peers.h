@@ -90,8 +90,6 @@ std::string choose_output(const PeerKind& kind, const std::string& help_text);
 // Whether the peer's binary can use `threads` threads (its parallel_marker, if any, is in the file).
 bool runs_threads(const Peer& peer, int threads);
 
-// The weight type a matmul kernel streams (F32, BF16, Q8_0, Q4_0), read off its weight_bytes; nullopt for none.
-std::optional<DType> streamed_type(const MatmulKernel& matmul);
 // The types of `kind` that pair with the run's types, in the kind's order (like for like).
 std::vector<DType> paired_types(const PeerKind& kind, const std::vector<DType>& run_types);
 

@@ -123,6 +123,10 @@ std::string to_json(const Record& r) {
         .key("bytes_per_weight");
     if (r.bytes_per_weight) j.value(*r.bytes_per_weight);
     else j.null();
+    optional_string(j, "weights_held", r.weights_held);
+    j.key("lossy");
+    if (r.lossy) j.value(*r.lossy);
+    else j.null();
     write_summary(j, "prefill_tok_s", r.prefill_tok_s);
     write_summary(j, "decode_tok_s", r.decode_tok_s);
     write_summary(j, "ttft_ms", r.ttft_ms);

@@ -48,6 +48,8 @@ struct Record {
     int prompt_tokens = 0, gen_tokens = 0, repetitions = 0;
     int batch = 1;  // sequences decoded together; prompt_tokens and gen_tokens are per sequence
     std::optional<double> bytes_per_weight;  // what the matmul kernel streams per weight element (workbench runs)
+    std::optional<std::string> weights_held;  // workbench runs: "views" (the mapped file) or "packs" (a copy), kernels/kernel.h
+    std::optional<bool> lossy;                 // workbench runs: a kernel's tolerance is above kExactTolerance
     Summary prefill_tok_s, decode_tok_s, ttft_ms;
     double peak_rss_mb = 0;
     std::string status = "ok";  // ok | diverged | failed

@@ -39,13 +39,24 @@ struct PackedWeight {
     std::shared_ptr<void> storage;  // owner of data/scales when they are copies
 };
 
+// A tolerance at or below this is fp32 summation order alone: the kernel counts as exact, above it as lossy.
+inline constexpr float kExactTolerance = 1e-4f;
+
+// How prepare() holds a weight.
+enum class Holding : std::uint8_t {
+    views,  // a weight stored in the type the kernel streams is used where it lies (the mapped file); others are converted
+    packs,  // every weight is re-laid-out into a copy the kernel owns
+};
+inline const char* holding_name(Holding h) { return h == Holding::views ? "views" : "packs"; }
+
 // y[m x d] = x[m x n] . W^T ; m = 1 is decode, m > 1 is batched prefill.
 struct MatmulKernel {
     const char* name;         // "matmul.naive"
     const char* description;  // one line
     // Allowed error per output element: |y - y_naive| <= tolerance * sum_j |w_ij * x_j|.
     float tolerance;
-    float weight_bytes;   // bytes streamed per weight element (4 fp32, 2 bf16, 1.0625 Q8_0 and 0.5625 Q4_0 with their scales)
+    DType streams;        // the number format run() reads the weights in, scales included (Q8_0 panels: q8_0)
+    Holding holding;
     Isa isa;              // the instruction-set level its code was compiled for (kernels/isa.h)
     PackedWeight (*prepare)(const WeightView& w, ExecContext& ctx);
     void (*run)(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
@@ -55,6 +66,11 @@ struct MatmulKernel {
 
     // Whether this row runs under the cap on this CPU.
     bool available(Isa cap = default_isa()) const { return runs_under(isa, cap); }
+    bool lossy() const { return tolerance > kExactTolerance; }
+    // Bytes read per weight element per call (4 fp32, 2 bf16, 1.0625 Q8_0 and 0.5625 Q4_0 with their scales).
+    float bytes_per_weight() const { return static_cast<float>(traits(streams).block_bytes) / static_cast<float>(traits(streams).block); }
+    // Whether prepare() makes its own copy of a weight stored as `stored` rather than viewing it.
+    bool copies(DType stored) const { return holding == Holding::packs || stored != streams; }
 };
 
 // Query rows first_row .. first_row+rows-1 of a call: one sequence's tokens at positions pos .. pos+rows-1.
@@ -99,6 +115,7 @@ struct AttentionKernel {
     void (*run)(const AttentionArgs& a, ExecContext& ctx);
 
     bool available(Isa cap = default_isa()) const { return runs_under(isa, cap); }
+    bool lossy() const { return tolerance > kExactTolerance; }
 };
 
 }  // namespace wb

@@ -21,21 +21,6 @@ namespace {
 constexpr std::uint64_t kF32 = sizeof(float);
 constexpr double kQ8BytesPerWeight = 34.0 / 32;  // GGUF's Q8_0: 32 int8 values and an fp16 scale per block
 
-// Whether prepare() gives the kernel its own copy of a weight of this type (PackedWeight::storage) rather
-// than a view: tried on a small all-zero matrix, valid in every type.
-bool keeps_a_copy(const MatmulKernel& k, DType type) {
-    if (!k.available()) return true;  // prepare() may not run here; assume the costlier case
-    constexpr int rows = 32, cols = 256, group = 64;  // whole blocks of every type
-    std::vector<std::byte> bytes(static_cast<std::size_t>(rows) * cols * 5);
-    WeightView w{bytes.data(), nullptr, rows, cols, type};
-    if (type == DType::q8_v2) {
-        w.scales = reinterpret_cast<const float*>(bytes.data() + rows * cols);
-        w.group_size = group;
-    }
-    ExecContext ctx(1);
-    return k.prepare(w, ctx).storage != nullptr;
-}
-
 std::uint64_t stored_bytes(const WeightView& w) {
     const std::uint64_t elements = static_cast<std::uint64_t>(w.d) * w.n;
     if (w.dtype == DType::q8_v2) return elements + elements / w.group_size * sizeof(float);
@@ -109,8 +94,8 @@ MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKe
     std::uint64_t weights = w.fp32_bytes;
     for (const WeightFootprint::Matrices& m : w.matrices) {
         weights += m.bytes;
-        if (keeps_a_copy(matmul, m.type)) {
-            weights += static_cast<std::uint64_t>(static_cast<double>(m.elements) * matmul.weight_bytes);
+        if (matmul.copies(m.type)) {
+            weights += static_cast<std::uint64_t>(static_cast<double>(m.elements) * matmul.bytes_per_weight());
         }
     }
     return need_with_weights(c, weights, cache);

@@ -21,9 +21,13 @@ from results_io import load_position_profiles, load_jsonl, median, newest, num, 
 from report_batch import batch_section, load_batched  # noqa: E402
 
 FORMATS = ("fp32", "bf16", "int8", "int4")
-# A workbench kernel's number format and the bytes each weight streams, from a dash-separated part of its
-# name (matmul.tbb-q8 -> q8); every other kernel computes in fp32.
-KERNEL_FORMATS = {"q4": ("int4", 0.5625), "q8": ("int8", 1.125), "bf16": ("bf16", 2.0)}
+# The format and bytes per weight of each weight type records declare (weight_type, as GGUF names it); a
+# workbench record's own bytes_per_weight, declared by its kernel, wins over the table's.
+WEIGHT_TYPES = {"F32": ("fp32", 4.0), "BF16": ("bf16", 2.0), "F16": ("fp16", 2.0), "Q8_0": ("int8", 1.0625),
+                "Q4_0": ("int4", 0.5625)}
+# Kernel benchmarks carry no record: their format comes from a dash-separated part of the kernel's name
+# (matmul.tbb-q8 -> q8), as do records written before weight_type; every other kernel computes in fp32.
+KERNEL_FORMATS = {"q4": ("int4", 0.5625), "q8": ("int8", 1.0625), "bf16": ("bf16", 2.0)}
 # A peer's format from the weight type its variant names ("llama.cpp Q8_0"), by the start of a word.
 PEER_TYPES = (("Q4", "int4", 0.5625), ("Q8", "int8", 1.0625), ("BF16", "bf16", 2.0), ("F16", "fp16", 2.0),
               ("F32", "fp32", 4.0))
@@ -55,6 +59,9 @@ def kernel_format(name):
 
 def number_format(record):
     """(format, bytes per weight) of the weights a record's run computes with."""
+    declared = WEIGHT_TYPES.get(record.get("weight_type") or "")
+    if declared:
+        return declared[0], record.get("bytes_per_weight") or declared[1]
     if record["impl"] == "peer":
         for word in record["variant"].upper().split():
             for prefix, fmt, bpw in PEER_TYPES:
@@ -149,6 +156,8 @@ def peak(machine, fmt, threads, isa=None):
     when machine.json measured that level, else the best level's."""
     key = PEAKS.get(fmt, ("", ""))[0]
     level = ((machine or {}).get("levels") or {}).get(isa or "") or {}
+    if fmt == "bf16" and level and key not in level:
+        key = "fma_gflops"  # below avx512-bf16, bf16 weights are widened and multiplied on the FMA units
     value = (level.get(key) or (machine or {}).get(key) or {}).get(str(threads))
     return value if isinstance(value, (int, float)) and value > 0 else None
 
@@ -675,7 +684,7 @@ def formats_section(res, machine):
         "",
         "Best = highest median tok/s among the workbench variants of that format (decode and prefill chosen apart). "
         "Read ceiling = read bandwidth ÷ the weight bytes a decode step streams (the model's weights × the format's "
-        "bytes per weight: fp32 4, bf16 2, int8 1.125, int4 0.5625), with the bandwidth `probe_machine` measured at "
+        "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625), with the bandwidth `probe_machine` measured at "
         "the smallest working set at least that large, for that thread count. Baseline ratios are against the "
         "baseline at the same thread count, or at 1 thread when it has no run at that count; peer ratios against "
         "the peers of the same format at the same thread count."]

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from results_io import newest, num, parse_time, warn  # noqa: E402
 
-INT8_BYTES = 1.5  # at most this many bytes per weight: an int8 (or 4-bit) kernel, read against the int8 peak
+INT8_TYPES = ("Q8_0", "Q4_0")  # weight types whose kernels dot int8 codes: read against the int8 peak
 KNEE_SHARE = 0.9  # the knee: the first B whose aggregate decode reaches this share of the group's best
 DPI = 110
 
@@ -76,9 +76,17 @@ def ceiling(machine, r):
     return gbs * 1e9 / streamed_bytes(r) if gbs else None
 
 
+def int8_kernel(r):
+    """Whether the record's kernel dots int8 codes: by the weight type it declares; records written before
+    bench_batched declared one, by their bytes per weight (int8 and 4-bit kernels stream under 1.5)."""
+    if r.get("weight_type"):
+        return r["weight_type"] in INT8_TYPES
+    return (r.get("bytes_per_weight") or 4) <= 1.5
+
+
 def roof(machine, r):
     """Aggregate decode tok/s at the arithmetic peak: peak ops / (2 ops per weight per token); (value, name)."""
-    int8 = (r.get("bytes_per_weight") or 4) <= INT8_BYTES
+    int8 = int8_kernel(r)
     key, name = ("int8_gops", "int8") if int8 else ("fma_gflops", "fp32 FMA")
     peak = ((machine or {}).get(key) or {}).get(str(r["threads"]))
     return (peak * 1e9 / (2 * params(r)), name) if _number(peak) else (None, name)

@@ -211,6 +211,28 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
     }
 }
 
+// What a row declares is what it does: prepare() copies exactly the weights copies() says it copies (the memory
+// guard counts on it), and the variants stream the types the peers are paired by.
+TEST(Matmul, DescriptorsDeclareHowTheyHoldWeights) {
+    constexpr int rows = 32, cols = 256;  // whole blocks of every type
+    const DType stored[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0};
+    for (const MatmulKernel* k : matmul_kernels()) {
+        if (!k->available()) continue;
+        for (const DType type : stored) {
+            std::vector<std::uint8_t> bytes(row_bytes(type, cols) * rows);
+            ExecContext ctx(1);
+            const PackedWeight p = k->prepare(WeightView{bytes.data(), nullptr, rows, cols, type}, ctx);
+            EXPECT_EQ(p.storage != nullptr, k->copies(type)) << row_name(*k) << " holding " << traits(type).name;
+        }
+    }
+    for (const auto& [variant, type] : {std::pair{"naive", DType::f32}, std::pair{"tbb", DType::f32}, std::pair{"bf16", DType::bf16},
+                                        std::pair{"tbb-q8", DType::q8_0}, std::pair{"q4", DType::q4_0}}) {
+        EXPECT_EQ(resolve_variant(variant).matmul->streams, type) << variant;
+    }
+    EXPECT_FLOAT_EQ(find_matmul("matmul.q8")->bytes_per_weight(), 34.0f / 32.0f);
+    EXPECT_FLOAT_EQ(find_matmul("matmul.q4")->bytes_per_weight(), 18.0f / 32.0f);
+}
+
 // Codes at the ends of their range with activations of matching sign make the largest partial sums any level's
 // dot product forms (Q8: -128 and 127, Q4: nibbles 0 and 15, activations +-127 after quantisation); an int16 sum
 // that saturated or wrapped would be off by far more than the tolerance.
@@ -263,7 +285,7 @@ TEST(Variants, EveryFp32VariantPrintsTheReferenceStoryAndLossyOnesReportAgreemen
         const Kernels k = resolve_variant(v.name);
         if (!k.available()) continue;
         const std::vector<int> tokens = greedy_tokens(v.name, 200);
-        if (k.matmul->tolerance <= 1e-4f && k.attention->tolerance <= 1e-4f) {
+        if (!k.lossy()) {
             EXPECT_EQ(tokens, reference) << v.name;
             continue;
         }
@@ -281,7 +303,7 @@ TEST(Variants, EveryRowNamesRegisteredKernelsAndTheDefaultIsFp32) {
         EXPECT_NE(find_matmul(v.matmul), nullptr) << v.name;
         EXPECT_NE(find_attention(v.attention), nullptr) << v.name;
     }
-    EXPECT_LE(resolve_variant(default_variant()).matmul->tolerance, 1e-4f);
+    EXPECT_FALSE(resolve_variant(default_variant()).lossy());
 }
 
 }  // namespace

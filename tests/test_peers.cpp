@@ -270,17 +270,6 @@ TEST(PeerArguments, OnlyOpenMpBuildsOfLlama2cRunOnSeveralThreads) {
 
 // ---- like for like ----
 
-TEST(PeerPairing, VariantsStreamTheTypeOfTheirKernel) {
-    EXPECT_EQ(streamed_type(*resolve_variant("naive").matmul), DType::f32);
-    EXPECT_EQ(streamed_type(*resolve_variant("tbb").matmul), DType::f32);
-    EXPECT_EQ(streamed_type(*resolve_variant("bf16").matmul), DType::bf16);
-    EXPECT_EQ(streamed_type(*resolve_variant("q8").matmul), DType::q8_0);
-    EXPECT_EQ(streamed_type(*resolve_variant("tbb-q8").matmul), DType::q8_0);
-    EXPECT_EQ(streamed_type(*resolve_variant("q4").matmul), DType::q4_0);
-    EXPECT_EQ(streamed_type(*resolve_variant("tbb-q4").matmul), DType::q4_0);
-    for (const Variant& v : variants()) EXPECT_TRUE(streamed_type(*resolve_variant(v.name).matmul)) << v.name;
-}
-
 TEST(PeerPairing, EachPeerGetsTheRunsTypesItTakes) {
     const std::vector<DType> all = {DType::f32, DType::bf16, DType::q8_0, DType::q4_0};
     EXPECT_EQ(paired_types(kind("llama.cpp"), all), (std::vector<DType>{DType::f32, DType::q8_0, DType::q4_0}));

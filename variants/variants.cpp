@@ -22,7 +22,7 @@ static const Variant kVariants[] = {
 };
 
 // Variants whose matmul drops precision on purpose (int8, bf16); never chosen as the default.
-static bool is_lossy(const Variant& v) { return find_matmul(v.matmul)->tolerance > 1e-4f; }
+static bool is_lossy(const Variant& v) { return find_matmul(v.matmul)->lossy(); }
 
 std::span<const Variant> variants() { return kVariants; }
 

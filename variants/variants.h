@@ -26,6 +26,7 @@ struct Kernels {
     const AttentionKernel* attention;
     Isa cap = default_isa();
     bool available() const { return matmul->available(cap) && attention->available(cap); }
+    bool lossy() const { return matmul->lossy() || attention->lossy(); }
     // The level the run executes at: the higher of its two kernels' rows.
     Isa isa() const { return std::max(matmul->isa, attention->isa); }
 };

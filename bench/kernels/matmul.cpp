@@ -68,7 +68,7 @@ void run_case(benchmark::State& state, const MatmulKernel* k, WeightCase w, int 
         benchmark::ClobberMemory();
     }
     const double weights = static_cast<double>(w.d) * w.n;
-    const double bytes = weights * k->weight_bytes;
+    const double bytes = weights * k->bytes_per_weight();
     state.counters["GFLOPS"] = benchmark::Counter(2.0 * weights * m / 1e9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["GBps"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["working_set"] = bytes;

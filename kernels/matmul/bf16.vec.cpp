@@ -76,12 +76,12 @@ struct Bf16Widening {
 
 extern const MatmulKernel bf16{
     "matmul.bf16", "bfloat16 weights in strips of k pairs, widened to fp32 in registers, fp32 activations and FMA", 5e-3f,
-    2.0f, kIsa, gemm::pack_weights<Bf16Widening>, gemm::run<Bf16Widening>,
+    DType::bf16, Holding::packs, kIsa, gemm::pack_weights<Bf16Widening>, gemm::run<Bf16Widening>,
 };
 
 extern const MatmulKernel tbb_bf16{
     "matmul.tbb-bf16", "matmul.bf16's strips or row panels in parallel over the TBB arena, one piece per thread", 5e-3f,
-    2.0f, kIsa, gemm::pack_weights<Bf16Widening>, gemm::run_parallel<Bf16Widening>,
+    DType::bf16, Holding::packs, kIsa, gemm::pack_weights<Bf16Widening>, gemm::run_parallel<Bf16Widening>,
 };
 
 }  // namespace wb::WB_ISA_NS::matmul

@@ -83,13 +83,13 @@ struct Bf16Dot {
 }  // namespace
 
 extern const MatmulKernel bf16{
-    "matmul.bf16", "bfloat16 weights packed for vdpbf16ps (pairs of k per lane), activations converted once per call", 1e-2f, 2.0f,
-    kIsa, gemm::pack_weights<Bf16Dot>, gemm::run<Bf16Dot>,
+    "matmul.bf16", "bfloat16 weights packed for vdpbf16ps (pairs of k per lane), activations converted once per call", 1e-2f, DType::bf16,
+    Holding::packs, kIsa, gemm::pack_weights<Bf16Dot>, gemm::run<Bf16Dot>,
 };
 
 extern const MatmulKernel tbb_bf16{
-    "matmul.tbb-bf16", "matmul.bf16's strips or row panels in parallel over the TBB arena, one piece per thread", 1e-2f, 2.0f,
-    kIsa, gemm::pack_weights<Bf16Dot>, gemm::run_parallel<Bf16Dot>,
+    "matmul.tbb-bf16", "matmul.bf16's strips or row panels in parallel over the TBB arena, one piece per thread", 1e-2f, DType::bf16,
+    Holding::packs, kIsa, gemm::pack_weights<Bf16Dot>, gemm::run_parallel<Bf16Dot>,
 };
 
 }  // namespace wb::WB_ISA_NS::matmul

@@ -18,8 +18,8 @@ static void run_blas(const PackedWeight& w, const float* x, float* y, int m, Exe
 }
 
 extern const MatmulKernel blas{
-    "matmul.blas", "OpenBLAS cblas_sgemv for m = 1, cblas_sgemm for m > 1, OpenBLAS threads = run threads", 2e-6f, 4.0f,
-    Isa::scalar, prepare_f32, run_blas,
+    "matmul.blas", "OpenBLAS cblas_sgemv for m = 1, cblas_sgemm for m > 1, OpenBLAS threads = run threads", 2e-6f, DType::f32,
+    Holding::views, Isa::scalar, prepare_f32, run_blas,
 };
 
 }  // namespace wb::matmul

@@ -19,7 +19,8 @@ static void run_naive(const PackedWeight& w, const float* x, float* y, int m, Ex
 }
 
 extern const MatmulKernel naive{
-    "matmul.naive", "reference double loop, one sequential float sum per output", 0.0f, 4.0f, Isa::scalar,
+    "matmul.naive", "reference double loop, one sequential float sum per output", 0.0f, DType::f32, Holding::views,
+    Isa::scalar,
     prepare_f32, run_naive,
 };
 

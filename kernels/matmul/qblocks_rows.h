@@ -18,19 +18,19 @@ void run_tbb_q4(const PackedWeight& w, const float* x, float* y, int m, ExecCont
 }  // namespace
 
 extern const MatmulKernel q8{
-    "matmul.q8", "Q8_0 weights (blocks of 32, fp16 scales) in 32-row panels, int8 activations, " WB_DOT, 2e-2f, 1.0625f,
+    "matmul.q8", "Q8_0 weights (blocks of 32, fp16 scales) in 32-row panels, int8 activations, " WB_DOT, 2e-2f, DType::q8_0, Holding::packs,
     kIsa, pack_q8, run_q8, unpack_q8,
 };
 extern const MatmulKernel tbb_q8{
-    "matmul.tbb-q8", "matmul.q8's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 1.0625f,
+    "matmul.tbb-q8", "matmul.q8's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, DType::q8_0, Holding::packs,
     kIsa, pack_q8, run_tbb_q8, unpack_q8,
 };
 extern const MatmulKernel q4{
     "matmul.q4", "Q4_0 weights (32 nibbles + fp16 scale per block) in 32-row panels, int8 activations, " WB_DOT, 2e-2f,
-    0.5625f, kIsa, pack_q4, run_q4, unpack_q4,
+    DType::q4_0, Holding::packs, kIsa, pack_q4, run_q4, unpack_q4,
 };
 extern const MatmulKernel tbb_q4{
-    "matmul.tbb-q4", "matmul.q4's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, 0.5625f,
+    "matmul.tbb-q4", "matmul.q4's panels in parallel over the TBB arena, " WB_DOT, 2e-2f, DType::q4_0, Holding::packs,
     kIsa, pack_q4, run_tbb_q4, unpack_q4,
 };
 

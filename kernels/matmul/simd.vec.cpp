@@ -71,7 +71,7 @@ void run_simd(const PackedWeight& w, const float* x, float* y, int m, ExecContex
 
 extern const MatmulKernel simd{
     "matmul.simd", "xsimd FMA dot products, 4 rows interleaved at load into one stream; row by row for m > 1", 2e-6f,
-    4.0f, kIsa, pack_simd, run_simd,
+    DType::f32, Holding::packs, kIsa, pack_simd, run_simd,
 };
 
 }  // namespace wb::WB_ISA_NS::matmul

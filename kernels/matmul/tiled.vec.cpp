@@ -80,13 +80,13 @@ void F32::matvec(const float* B, long n, const float* x, float* y) {
 }  // namespace
 
 extern const MatmulKernel tiled{
-    "matmul.tiled", "BLIS-style blocked GEMM, weights packed at load into strips of two vectors of columns", 2e-6f, 4.0f,
-    kIsa, gemm::pack_weights<F32>, gemm::run<F32>,
+    "matmul.tiled", "BLIS-style blocked GEMM, weights packed at load into strips of two vectors of columns", 2e-6f, DType::f32,
+    Holding::packs, kIsa, gemm::pack_weights<F32>, gemm::run<F32>,
 };
 
 extern const MatmulKernel tbb{
-    "matmul.tbb", "matmul.tiled's strips or row panels in parallel over the TBB arena, one piece per thread", 2e-6f, 4.0f,
-    kIsa, gemm::pack_weights<F32>, gemm::run_parallel<F32>,
+    "matmul.tbb", "matmul.tiled's strips or row panels in parallel over the TBB arena, one piece per thread", 2e-6f, DType::f32,
+    Holding::packs, kIsa, gemm::pack_weights<F32>, gemm::run_parallel<F32>,
 };
 
 }  // namespace wb::WB_ISA_NS::matmul

@@ -22,7 +22,7 @@ REPORT = ROOT / "scripts" / "report.py"
 COMPARE = ROOT / "scripts" / "compare.py"
 SUMMARY_BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
 # Bytes per weight of each format, and how a record's name tells its format (the report's documented rules).
-BYTES = {"fp32": 4.0, "bf16": 2.0, "int8": 1.125, "int4": 0.5625}
+BYTES = {"fp32": 4.0, "bf16": 2.0, "int8": 1.0625, "int4": 0.5625}
 PEER_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0625, "int4": 0.5625}
 
 
