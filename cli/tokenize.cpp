@@ -43,37 +43,11 @@ std::string read_text(const std::string& file) {
     return text;
 }
 
-// Length of the well-formed UTF-8 character at s[i], or 0 when none starts there.
-std::size_t character_length(const std::string& s, std::size_t i) {
-    const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char lead = at(0);
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        len = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        len = 3;
-        lo = lead == 0xE0 ? 0xA0 : lo;
-        hi = lead == 0xED ? 0x9F : hi;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        len = 4;
-        lo = lead == 0xF0 ? 0x90 : lo;
-        hi = lead == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
-    if (i + len > s.size() || at(1) < lo || at(1) > hi) return 0;
-    for (std::size_t k = 2; k < len; k++) {
-        if ((at(k) & 0xC0) != 0x80) return 0;
-    }
-    return len;
-}
-
 std::string quoted(const std::string& bytes) {
     std::string out = "\"";
     for (std::size_t i = 0; i < bytes.size();) {
         const auto c = static_cast<unsigned char>(bytes[i]);
-        const std::size_t len = c >= 0x80 ? character_length(bytes, i) : 1;
+        const std::size_t len = utf8_length(bytes, i);
         if (c == '\n') out += "\\n";
         else if (c == '\t') out += "\\t";
         else if (c == '\r') out += "\\r";

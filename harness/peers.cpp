@@ -242,8 +242,6 @@ std::optional<Summary> rate_of(const BenchTest& t) {
 
 const char* format_name(PeerFormat f) { return f == PeerFormat::gguf ? "GGUF" : "llama2.c v0"; }
 
-std::span<const PeerKind> peer_kinds() { return kPeerKinds; }
-
 const PeerKind* find_peer_kind(std::string_view name) {
     for (const PeerKind& k : kPeerKinds) {
         if (name == k.name) return &k;

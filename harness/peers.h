@@ -54,7 +54,6 @@ struct PeerKind {
     const char* help;  // what PATH is
 };
 
-std::span<const PeerKind> peer_kinds();
 const PeerKind* find_peer_kind(std::string_view name);
 std::string peer_kind_names();  // "llama.cpp, llama2.c"
 

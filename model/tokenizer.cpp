@@ -130,6 +130,32 @@ bool same_tokens(const Tokenizer& a, const Tokenizer& b) {
     return true;
 }
 
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80) return 1;
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        len = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        len = 3;
+        lo = lead == 0xE0 ? 0xA0 : lo;
+        hi = lead == 0xED ? 0x9F : hi;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        len = 4;
+        lo = lead == 0xF0 ? 0x90 : lo;
+        hi = lead == 0xF4 ? 0x8F : hi;
+    } else {
+        return 0;
+    }
+    if (i + len > s.size() || byte(1) < lo || byte(1) > hi) return 0;
+    for (std::size_t k = 2; k < len; k++) {
+        if ((byte(k) & 0xC0) != 0x80) return 0;
+    }
+    return len;
+}
+
 void TextDecoder::push_byte(unsigned char b, std::string& out) {
     static const std::string kReplacement = "\xEF\xBF\xBD";
     if (needed_ > 0) {

@@ -82,6 +82,10 @@ std::unique_ptr<Tokenizer> model_tokenizer(const Vocab* carried, const std::stri
 // the same bytes (so a llama2.c tokenizer.bin matches the same vocabulary converted to GGUF).
 bool same_tokens(const Tokenizer& a, const Tokenizer& b);
 
+// Length of the well-formed UTF-8 character at s[i] (1 for ASCII), or 0 when none starts there: a stray
+// continuation byte, an overlong form, a surrogate, a code point past U+10FFFF or a sequence cut off by the end.
+std::size_t utf8_length(std::string_view s, std::size_t i);
+
 // Turns a stream of pieces into valid UTF-8: bytes of a character split over several tokens are held
 // until the character is complete; invalid sequences become U+FFFD; control bytes other than whitespace
 // are dropped, as llama2.c does.

@@ -70,6 +70,19 @@ struct Microkernel {
     void (*run_panels)(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1);
 };
 
+// What a level's tile multiplies: one panel's blocks b0 .. b1 against activation rows from row0, into y.
+struct Tile {
+    const std::uint8_t* panel;  // the panel's first block
+    long stride;                // bytes per block of the panel
+    long G, np;                 // blocks per row; padded activation row length
+    int b0, b1;                 // blocks of this depth pass
+    int row0;                   // first activation row
+    float* y;                   // output of the panel's first row, first activation row
+    long ldy;
+    int valid;                  // rows of the panel that exist (<= kPanelRows)
+    bool accumulate;            // add to y (a later depth pass)
+};
+
 // The whole product on one thread, or shared out by panels over the context's arena; activations are quantised
 // once per call into the context's scratch slot 0.
 void run(const Microkernel& k, const Format& f, const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);

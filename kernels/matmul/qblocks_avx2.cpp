@@ -44,18 +44,6 @@ inline __m256i broadcast4(const std::int8_t* p) {
 template <Bits B>
 constexpr bool kBiased = kVnni || B == Bits::q4;
 
-struct Tile {
-    const std::uint8_t* panel;  // the panel's first block
-    long stride;                // bytes per block of the panel
-    long G, np;                 // blocks per row; padded activation row length
-    int b0, b1;                 // blocks of this depth pass
-    int row0;                   // first activation row
-    float* y;                   // output of the panel's first row, first activation row
-    long ldy;
-    int valid;                  // rows of the panel that exist (<= kPanelRows)
-    bool accumulate;            // add to y (a later depth pass)
-};
-
 // s[i][v] = the dot products of one block's codes (vectors v0 .. v0+W of the panel) with activation row i's codes
 // xq[i], without the offset correction. Q8 without VNNI takes |w| times x with w's sign; Q4 without VNNI adds its
 // eight vpmaddubsw results per block in int16 (each at most 2 * 15 * 127, so eight fit) and widens once.

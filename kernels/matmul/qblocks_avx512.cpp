@@ -43,18 +43,6 @@ inline __m512i broadcast4(const std::int8_t* p) {
     return _mm512_set1_epi32(v);
 }
 
-struct Tile {
-    const std::uint8_t* panel;  // the panel's first block
-    long stride;                // bytes per block of the panel
-    long G, np;                 // blocks per row; padded activation row length
-    int b0, b1;                 // blocks of this depth pass
-    int row0;                   // first activation row
-    float* y;                   // output of the panel's first row, first activation row
-    long ldy;
-    int valid;                  // rows of the panel that exist (<= kPanelRows)
-    bool accumulate;            // add to y (a later depth pass)
-};
-
 // M activation rows against one panel over blocks b0 .. b1. With one row, two phases of sums break the
 // dependency chain through the accumulators.
 template <Bits B, int M>

@@ -375,11 +375,6 @@ std::int64_t GgufFile::require_int(std::string_view key) const {
     fail("missing metadata " + std::string(key));
 }
 
-std::string GgufFile::require_string(std::string_view key) const {
-    if (std::optional<std::string> v = get_string(key)) return std::move(*v);
-    fail("missing metadata " + std::string(key));
-}
-
 bool has_vocab(const GgufFile& f) { return f.find("tokenizer.ggml.tokens") != nullptr; }
 
 Vocab read_vocab(const GgufFile& f) {

@@ -89,7 +89,6 @@ public:
     std::optional<std::vector<std::int64_t>> get_ints(std::string_view key) const;    // array of integers
     // As above, but absence is a LoadError too.
     std::int64_t require_int(std::string_view key) const;
-    std::string require_string(std::string_view key) const;
 
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;  // null when absent

@@ -139,8 +139,6 @@ Checkpoint read_gguf(GgufFile f) {
     return Checkpoint(name, Format::gguf, version, std::move(c), std::move(w), std::move(owners), std::move(vocab));
 }
 
-std::span<const GgufModelType> gguf_model_types() { return kModelTypes; }
-
 const GgufModelType* find_gguf_model_type(std::string_view name) {
     for (const GgufModelType& t : kModelTypes) {
         if (name == t.name) return &t;

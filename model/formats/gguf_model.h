@@ -26,7 +26,6 @@ struct GgufModelType {
     const char* name;  // "q8_0"
     std::uint32_t file_type;
 };
-std::span<const GgufModelType> gguf_model_types();
 const GgufModelType* find_gguf_model_type(std::string_view name);
 std::string gguf_model_type_names();  // "f32, f16, bf16, q8_0, q4_0"
 

@@ -26,37 +26,9 @@ std::string models_dir() {
     return env != nullptr && *env != '\0' ? env : WORKBENCH_MODELS_DIR;
 }
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, surrogates or values past
-// U+10FFFF), or 0 when there is none.
-std::size_t sequence_length(std::string_view s, std::size_t i) {
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char lead = byte(0);
-    if (lead < 0x80) return 1;
-    std::size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
-    if (lead >= 0xC2 && lead <= 0xDF) {
-        len = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-        len = 3;
-        lo = lead == 0xE0 ? 0xA0 : lo;
-        hi = lead == 0xED ? 0x9F : hi;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-        len = 4;
-        lo = lead == 0xF0 ? 0x90 : lo;
-        hi = lead == 0xF4 ? 0x8F : hi;
-    } else {
-        return 0;
-    }
-    if (i + len > s.size() || byte(1) < lo || byte(1) > hi) return 0;
-    for (std::size_t k = 2; k < len; k++) {
-        if ((byte(k) & 0xC0) != 0x80) return 0;
-    }
-    return len;
-}
-
 bool valid_utf8(std::string_view s) {
     for (std::size_t i = 0; i < s.size();) {
-        const std::size_t len = sequence_length(s, i);
+        const std::size_t len = utf8_length(s, i);
         if (len == 0) return false;
         i += len;
     }

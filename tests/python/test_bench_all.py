@@ -192,11 +192,15 @@ class PeersTest(unittest.TestCase):
                      for line in result.stdout.splitlines() if line.startswith("| "))}
             header = rows["variant"]
             col = {name: header.index(name) for name in ("vs llama.cpp", "vs llama2.c", "vs broken")}
+            # The table divides unrounded medians, the records hold six significant digits: equal to the last place.
+            def shows_ratio(cell, ratio):
+                self.assertRegex(cell, r"^\d+\.\d\dx$")
+                self.assertAlmostEqual(float(cell[:-1]), ratio, delta=0.0100001)
             for variant, peer in (("naive", "llama.cpp F32"), ("q8", "llama.cpp Q8_0")):
                 ratio = workbench[variant]["decode_tok_s"]["median"] / peers[peer]["decode_tok_s"]["median"]
-                self.assertEqual(rows[variant][col["vs llama.cpp"]], f"{ratio:.2f}x")
+                shows_ratio(rows[variant][col["vs llama.cpp"]], ratio)
             ratio = workbench["naive"]["decode_tok_s"]["median"] / 123.5
-            self.assertEqual(rows["naive"][col["vs llama2.c"]], f"{ratio:.2f}x")
+            shows_ratio(rows["naive"][col["vs llama2.c"]], ratio)
             self.assertEqual(rows["q8"][col["vs llama2.c"]], "—")  # no Q8_0 llama2.c
             self.assertEqual(rows["bf16"][col["vs llama.cpp"]], "—")
             self.assertEqual(rows["naive"][col["vs broken"]], "—")
