@@ -114,28 +114,37 @@ TEST(ExecContext, WeightBuffersAreAlignedApartAndOutliveTheContext) {
     }
 }
 
-TEST(Matmul, EveryKernelMatchesNaiveWithinItsTolerance) {
+// Every registered row at every level, one test each: a row this CPU cannot run is reported skipped.
+class MatmulKernels : public testing::TestWithParam<const MatmulKernel*> {};
+
+TEST_P(MatmulKernels, MatchesNaiveWithinItsTolerance) {
+    const MatmulKernel& k = *GetParam();
+    if (!k.available()) GTEST_SKIP() << row_name(k) << " is not available on this machine";
     // Ragged on purpose: not multiples of 16 lanes, 32-column strips, 8-row panels, 64-wide groups or
     // bf16's pairs of k; n = 300 takes two depth passes, d = 259 two column blocks.
     const Shape shapes[] = {{1, 1}, {7, 5}, {33, 67}, {100, 129}, {64, 256}, {259, 300}, {40, 1100}};
-    for (const MatmulKernel* k : matmul_kernels()) {
-        if (!k->available()) {
-            std::printf("[ SKIPPED  ] %s is not available on this machine\n", row_name(*k).c_str());
-            continue;
-        }
-        for (const Shape s : shapes) {
-            const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
-            for (const int m : {1, 3, 5, 6, 8, 12, 17, 64, 128}) {
-                const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
-                for (const int threads : {1, 2, 3}) {  // 3: row panels in uneven groups
-                    const double err = worst_relative_error(*k, W, x, s, m, threads);
-                    EXPECT_LE(err, k->tolerance) << row_name(*k) << " d=" << s.d << " n=" << s.n << " m=" << m
-                                                 << " threads=" << threads;
-                }
+    for (const Shape s : shapes) {
+        const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 1);
+        for (const int m : {1, 3, 5, 6, 8, 12, 17, 64, 128}) {
+            const auto x = random_vector(static_cast<std::size_t>(m) * s.n, 2);
+            for (const int threads : {1, 2, 3}) {  // 3: row panels in uneven groups
+                const double err = worst_relative_error(k, W, x, s, m, threads);
+                EXPECT_LE(err, k.tolerance) << row_name(k) << " d=" << s.d << " n=" << s.n << " m=" << m
+                                            << " threads=" << threads;
             }
         }
     }
 }
+
+std::string matmul_test_name(const testing::TestParamInfo<const MatmulKernel*>& info) {
+    std::string name = row_name(*info.param);
+    for (char& ch : name) {
+        if (ch == '.' || ch == '-' || ch == '@') ch = '_';
+    }
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(Matmul, MatmulKernels, testing::ValuesIn(matmul_kernels()), matmul_test_name);
 
 TEST(Matmul, Q8SurvivesZeroGroupsAndReportsItsError) {
     const Shape s{48, 200};
