@@ -30,11 +30,34 @@ public:
     std::vector<Event> events;
 };
 
+// A matmul stage's input stage and weight (null for other stages).
+struct MatmulSource {
+    Stage input;
+    const WeightView* weight;
+};
+std::optional<MatmulSource> matmul_source(const Checkpoint& ck, Stage s, int layer) {
+    const Weights& w = ck.weights();
+    if (s == Stage::logits) return MatmulSource{Stage::final_norm, &w.classifier};
+    if (layer < 0 || layer >= static_cast<int>(w.layers.size())) return std::nullopt;
+    const LayerWeights& l = w.layers[static_cast<std::size_t>(layer)];
+    switch (s) {
+        case Stage::q: return MatmulSource{Stage::attn_norm, &l.wq};
+        case Stage::k: return MatmulSource{Stage::attn_norm, &l.wk};
+        case Stage::v: return MatmulSource{Stage::attn_norm, &l.wv};
+        case Stage::attn_out: return MatmulSource{Stage::attention, &l.wo};
+        case Stage::gate: return MatmulSource{Stage::ffn_norm, &l.w1};
+        case Stage::up: return MatmulSource{Stage::ffn_norm, &l.w3};
+        case Stage::down: return MatmulSource{Stage::swiglu, &l.w2};
+        default: return std::nullopt;
+    }
+}
+
 // Measures each candidate op against the reference's event of the same place, then (forcing) overwrites it.
 class Comparer : public Observer {
 public:
-    Comparer(const std::vector<Event>& ref, const Kernels& cand, const Kernels& refk, bool force, Recorder* keep)
-        : ref_(ref), cand_(cand), refk_(refk), force_(force), keep_(keep) {}
+    Comparer(const Checkpoint& ck, const std::vector<Event>& ref, const Kernels& cand, const Kernels& refk, bool force,
+             Recorder* keep)
+        : ck_(ck), ref_(ref), cand_(cand), refk_(refk), force_(force), keep_(keep) {}
 
     void after(Stage s, int layer, int pos, Tensor out) override {
         if (keep_) keep_->after(s, layer, pos, out);
@@ -59,7 +82,14 @@ public:
         e.max_abs = std::max(e.max_abs, max_abs);
         e.max_rel = std::max(e.max_rel, rel);
         e.min_cosine = std::min(e.min_cosine, std::isnan(cosine) ? 0.0 : cosine);
-        if (rel > e.tolerance && !first) first = FirstExcess{s, layer, pos, pos + out.rows - 1, rel, e.tolerance, e.kernel};
+        double judged = rel;
+        if (stage_info(s).matmul) {
+            if (const std::optional<double> vs = vs_bound(s, layer, pos, out, r)) {
+                e.max_vs_bound = std::max(e.max_vs_bound, *vs);
+                judged = *vs;
+            }
+        }
+        if (judged > e.tolerance && !first) first = FirstExcess{s, layer, pos, pos + out.rows - 1, judged, e.tolerance, e.kernel};
         if (force_) std::copy(r.values.begin(), r.values.end(), out.data);
     }
 
@@ -67,6 +97,38 @@ public:
     std::optional<FirstExcess> first;
 
 private:
+    // max_i |out_i - ref_i| / sum_j |w_ij x_j|, with x the reference's input of this call; nullopt when the input
+    // or weight cannot be matched to the output (a shape the forward pass announces differently).
+    std::optional<double> vs_bound(Stage s, int layer, int pos, Tensor out, const Event& r) const {
+        const std::optional<MatmulSource> src = matmul_source(ck_, s, layer);
+        if (!src) return std::nullopt;
+        const Event* in = nullptr;
+        for (std::size_t i = next_ - 1; i-- > 0;) {
+            const Event& e = ref_[i];
+            if (e.stage == src->input && e.layer == layer && e.pos == pos) {
+                in = &e;
+                break;
+            }
+        }
+        const WeightView& w = *src->weight;
+        if (in == nullptr || in->rows != out.rows || in->cols != w.n || out.cols != w.d) return std::nullopt;
+        std::vector<float> row(static_cast<std::size_t>(w.n));
+        double worst = 0;
+        for (int i = 0; i < w.d; i++) {
+            traits(w.dtype).dequantize_rows(w, i, 1, row.data());
+            for (int t = 0; t < out.rows; t++) {
+                const float* x = in->values.data() + static_cast<std::size_t>(t) * w.n;
+                double bound = 0;
+                for (int j = 0; j < w.n; j++) bound += std::fabs(static_cast<double>(row[static_cast<std::size_t>(j)]) * x[j]);
+                const std::size_t at = static_cast<std::size_t>(t) * w.d + static_cast<std::size_t>(i);
+                const double d = std::fabs(static_cast<double>(out.data[at]) - r.values[at]);
+                const double vs = d == 0 ? 0 : bound > 0 ? d / bound : INFINITY;
+                if (!(vs <= worst)) worst = std::isnan(vs) ? INFINITY : vs;
+            }
+        }
+        return worst;
+    }
+
     StageError& error_for(Stage s, int layer) {
         for (StageError& e : stages) {
             if (e.stage == s && e.layer == layer) return e;
@@ -85,6 +147,7 @@ private:
         return stages.back();
     }
 
+    const Checkpoint& ck_;
     const std::vector<Event>& ref_;
     const Kernels& cand_;
     const Kernels& refk_;
@@ -171,7 +234,7 @@ TraceResult trace(const Checkpoint& ck, const std::vector<int>& prompt, const Ke
         run(model, result.tokens, prompt.size(), steps);
     }
     Recorder cand_events;
-    Comparer compare(ref_events.events, candidate, reference, o.force, o.dump_dir.empty() ? nullptr : &cand_events);
+    Comparer compare(ck, ref_events.events, candidate, reference, o.force, o.dump_dir.empty() ? nullptr : &cand_events);
     {
         ExecContext ctx(o.threads);
         Transformer model(ck, candidate, ctx);

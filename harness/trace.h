@@ -28,9 +28,14 @@ struct StageError {
     double max_abs = 0;          // max |candidate - reference|
     double max_rel = 0;          // max_abs over max |reference| of the same tensor, worst over the calls
     double min_cosine = 1;       // worst cosine similarity of a call's tensors
+    // Matmul stages: max over outputs of |candidate - reference| / sum_j |w_ij x_j| (the reference's input x and
+    // the checkpoint's weights), what a matmul kernel's tolerance bounds; -1 where it was not measured.
+    double max_vs_bound = -1;
     double tolerance = 0;        // of the kernel that produced the stage; 0 for the forward pass's own code
     const char* kernel = "";     // that kernel's name, or "forward pass"
-    bool over() const { return max_rel > tolerance; }
+    // The error the tolerance judges: the bound's for matmuls, max_rel for everything else.
+    double judged() const { return max_vs_bound >= 0 ? max_vs_bound : max_rel; }
+    bool over() const { return judged() > tolerance; }
 };
 
 struct FirstExcess {

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -76,6 +77,55 @@ TEST(Trace, LocatesABrokenKernelAtItsOpAndLayer) {
             for (const StageError& e : r.stages) EXPECT_EQ(e.over(), e.stage == Stage::down) << stage_info(e.stage).name;
         }
     }
+}
+
+// A lossy matmul (q8's tolerance) that puts one output of the down projection 5% of its bound sum_j |w_ij x_j|
+// off, 2.5 times what that tolerance allows, and is exact everywhere else.
+void run_off_in_one_down_output(const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx) {
+    find_matmul("matmul.naive")->run(w, x, y, m, ctx);
+    if (w.n != kHidden260K) return;
+    const auto* W = static_cast<const float*>(w.data);
+    for (int r = 0; r < m; r++) {
+        double bound = 0;
+        for (int j = 0; j < w.n; j++) bound += std::fabs(static_cast<double>(W[j]) * x[r * w.n + j]);
+        y[r * w.d] += static_cast<float>(0.05 * bound);
+    }
+}
+
+// Lossy kernels are judged as their tolerance is stated (each output's error over sum_j |w_ij x_j|): the int8 and
+// bf16 variants pass on a healthy run, and an error beyond the bound in one output is found where it is made.
+TEST(Trace, LossyKernelsAreJudgedByTheBoundTheirToleranceStates) {
+    REQUIRE_MODEL("stories260K.bin");
+    REQUIRE_MODEL("tok512.bin");
+    const Checkpoint ck = Checkpoint::open(test::model_path("stories260K.bin"));
+    const Kernels naive = resolve_variant("naive");
+    int judged = 0;
+    for (const Variant& v : variants()) {
+        const Kernels k = resolve_variant(v.name);
+        if (!k.available() || !k.lossy() || k.matmul->unpack != nullptr) continue;  // 4-bit: against its held weights
+        const TraceResult r = trace(ck, lily_prompt(ck), k, naive, options(24, 2));
+        EXPECT_FALSE(r.first.has_value()) << v.name << ": " << stage_info(r.first->stage).name << " of layer "
+                                          << r.first->layer << " is " << r.first->rel << " off";
+        for (const StageError& e : r.stages) {
+            if (stage_info(e.stage).matmul) {
+                EXPECT_GE(e.max_vs_bound, 0.0) << v.name << " " << stage_info(e.stage).name;
+            }
+        }
+        judged++;
+    }
+    EXPECT_GT(judged, 0) << "no lossy variant runs here";
+    const MatmulKernel& naive_mm = *find_matmul("matmul.naive");
+    const MatmulKernel off{"matmul.off", "one down-projection output off by 5% of its bound", 2e-2f, DType::f32,
+                           Holding::views, Isa::scalar, naive_mm.prepare, run_off_in_one_down_output};
+    ASSERT_TRUE(off.lossy());
+    const Variant row{"off", "matmul.off", "attention.naive", "a lossy matmul with one wrong output"};
+    const Kernels candidate{&row, &off, find_attention("attention.naive")};
+    const TraceResult r = trace(ck, lily_prompt(ck), candidate, naive, options(12, 1));
+    ASSERT_TRUE(r.first.has_value());
+    EXPECT_EQ(r.first->stage, Stage::down);
+    EXPECT_EQ(r.first->layer, 0);
+    EXPECT_NEAR(r.first->rel, 0.05, 0.005);
+    for (const StageError& e : r.stages) EXPECT_EQ(e.over(), e.stage == Stage::down) << stage_info(e.stage).name;
 }
 
 TEST(Trace, NpyFilesCarryShapeAndValues) {
