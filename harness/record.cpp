@@ -13,6 +13,7 @@
 
 #include "harness/json.h"
 #include "harness/machine.h"
+#include "kernels/matmul/blas.h"
 
 namespace wb {
 
@@ -54,7 +55,7 @@ BuildInfo build_info() {
     if (sha.empty()) sha = "unknown";
     // Result files change during a run; only code makes a build dirty.
     else if (!command_output(git + "status --porcelain --untracked-files=no -- . ':!results' 2>/dev/null").empty()) sha += "-dirty";
-    return {sha, std::string("g++ ") + __VERSION__, WORKBENCH_CXX_FLAGS, cpu_model(), host_name()};
+    return {sha, std::string("g++ ") + __VERSION__, WORKBENCH_CXX_FLAGS, cpu_model(), host_name(), blas_core()};
 }
 
 std::string results_stem(const BuildInfo& build) {
@@ -99,6 +100,7 @@ std::string to_json(const Record& r) {
         .field("flags", r.build.flags)
         .field("cpu", r.build.cpu)
         .field("host", r.build.host)
+        .field("blas_core", r.build.blas_core)
         .field("impl", r.impl)
         .field("variant", r.variant);
     optional_string(j, "matmul", r.matmul);

@@ -19,6 +19,7 @@ Summary not_measured();  // a rate a program does not report: no samples, every 
 
 struct BuildInfo {
     std::string git_sha, compiler, flags, cpu, host;
+    std::string blas_core;  // the OpenBLAS core matmul.blas runs on here (kernels/matmul/blas.h)
 };
 BuildInfo build_info();  // of this binary, the source tree it came from and this machine
 

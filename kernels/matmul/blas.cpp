@@ -3,6 +3,7 @@
 
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
+#include "kernels/matmul/blas.h"
 #include "kernels/matmul/f32.h"
 
 namespace wb::matmul {
@@ -23,3 +24,12 @@ extern const MatmulKernel blas{
 };
 
 }  // namespace wb::matmul
+
+namespace wb {
+
+std::string blas_core() {
+    const char* name = openblas_get_corename();
+    return name != nullptr ? name : "";
+}
+
+}  // namespace wb

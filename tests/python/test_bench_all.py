@@ -34,9 +34,10 @@ class BenchAllTest(unittest.TestCase):
             self.assertTrue({"c-runfast", "numpy"} <= baselines, baselines)
             for r in records:
                 self.assertEqual(r["schema"], 1)
-                for key in ("git_sha", "compiler", "flags", "cpu", "threads", "model", "model_bytes", "prompt_tokens"):
+                for key in ("git_sha", "compiler", "flags", "cpu", "blas_core", "threads", "model", "model_bytes", "prompt_tokens"):
                     self.assertIn(key, r)
                 self.assertEqual(r["status"], "ok", r)
+                self.assertTrue(r["blas_core"], "OpenBLAS names the core it runs on")
                 for key in ("prefill_tok_s", "decode_tok_s", "ttft_ms"):
                     self.assertEqual(set(r[key]), SUMMARY_KEYS)
                     self.assertEqual(len(r[key]["samples"]), r["repetitions"])
