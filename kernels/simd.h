@@ -31,4 +31,20 @@ inline batch fmadd(const batch& a, const batch& b, const batch& c) {
 // Asks for the cache line holding p ahead of its use.
 inline void prefetch(const void* p) { __builtin_prefetch(p, 0, 3); }
 
+// A register tile of R rows x two vectors (c0 | c1) written to C (rows ldc floats apart), added to what C holds
+// when accumulating (a later depth pass of a blocked GEMM).
+template <int R>
+inline void store_tile(const batch (&c0)[R], const batch (&c1)[R], float* C, long ldc, bool accumulate) {
+    for (int r = 0; r < R; r++) {
+        float* c = C + r * ldc;
+        batch lo = c0[r], hi = c1[r];
+        if (accumulate) {
+            lo += batch::load_unaligned(c);
+            hi += batch::load_unaligned(c + batch::size);
+        }
+        lo.store_unaligned(c);
+        hi.store_unaligned(c + batch::size);
+    }
+}
+
 }  // namespace wb::WB_ISA_NS::vec

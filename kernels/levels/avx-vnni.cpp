@@ -7,7 +7,6 @@ namespace matmul {
 extern const MatmulKernel q8, tbb_q8, q4, tbb_q4;
 }
 
-
 static const MatmulKernel* const kMatmul[] = {&matmul::q8, &matmul::tbb_q8, &matmul::q4, &matmul::tbb_q4};
 
 LevelKernels level_kernels() { return {kMatmul, {}}; }

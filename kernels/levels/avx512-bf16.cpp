@@ -7,7 +7,6 @@ namespace matmul {
 extern const MatmulKernel bf16, tbb_bf16;
 }
 
-
 static const MatmulKernel* const kMatmul[] = {&matmul::bf16, &matmul::tbb_bf16};
 
 LevelKernels level_kernels() { return {kMatmul, {}}; }

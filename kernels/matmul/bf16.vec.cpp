@@ -46,15 +46,7 @@ struct Bf16Widening {
                 c1[r] = vec::fmadd(xo, odd1, vec::fmadd(xe, even1, c1[r]));
             }
         }
-        for (int r = 0; r < kMR; r++) {
-            float* c = C + r * ldc;
-            if (accumulate) {
-                c0[r] += batch::load_unaligned(c);
-                c1[r] += batch::load_unaligned(c + batch::size);
-            }
-            c0[r].store_unaligned(c);
-            c1[r].store_unaligned(c + batch::size);
-        }
+        vec::store_tile(c0, c1, C, ldc, accumulate);
     }
 
     static void matvec(const std::uint16_t* B, long n, const float* x, float* y) {

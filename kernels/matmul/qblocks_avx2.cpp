@@ -50,10 +50,10 @@ constexpr bool kBiased = kVnni || B == Bits::q4;
 template <Bits B, int M, int W>
 inline void block_dots(const std::uint8_t* blk, const std::int8_t* const* xq, int v0, __m256i (&s)[M][W]) {
     const __m256i ones = _mm256_set1_epi16(1);
+    for (int i = 0; i < M; i++) {
+        for (int v = 0; v < W; v++) s[i][v] = _mm256_setzero_si256();
+    }
     if constexpr (B == Bits::q8) {
-        for (int i = 0; i < M; i++) {
-            for (int v = 0; v < W; v++) s[i][v] = _mm256_setzero_si256();
-        }
         for (int step = 0; step < 8; step++) {
             __m256i w[W], aw[W];
             for (int v = 0; v < W; v++) {
@@ -76,9 +76,6 @@ inline void block_dots(const std::uint8_t* blk, const std::int8_t* const* xq, in
         }
     } else {
         const __m256i nibble = _mm256_set1_epi8(0x0F);
-        for (int i = 0; i < M; i++) {
-            for (int v = 0; v < W; v++) s[i][v] = _mm256_setzero_si256();
-        }
         for (int pair = 0; pair < 4; pair++) {
             __m256i lo[W], hi[W];
             for (int v = 0; v < W; v++) {

@@ -40,15 +40,7 @@ void F32::tile(int kc, const float* A, const float* B, float* C, long ldc, bool 
             c1[r] = vec::fmadd(a, b1, c1[r]);
         }
     }
-    for (int r = 0; r < kMR; r++) {
-        float* c = C + r * ldc;
-        if (accumulate) {
-            c0[r] += batch::load_unaligned(c);
-            c1[r] += batch::load_unaligned(c + batch::size);
-        }
-        c0[r].store_unaligned(c);
-        c1[r].store_unaligned(c + batch::size);
-    }
+    vec::store_tile(c0, c1, C, ldc, accumulate);
 }
 
 // The strip's rows 4 KiB ahead are asked for while these are summed: the hardware prefetcher alone leaves a core
