@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/kernel.h"
+#include "kernels/kquant_blocks.h"
 
 namespace wb {
 
@@ -144,64 +145,20 @@ void q4_0_encode(const float* x, Byte* b) {
     for (int j = 0; j < 16; j++) b[2 + j] = static_cast<Byte>(q(j) | q(j + 16) << 4);
 }
 
-// 256-weight super-blocks of eight 32-weight sub-blocks (Q4_K, Q5_K) or sixteen 16-weight ones (Q6_K).
+// 256-weight super-blocks: their fields are read and written in kernels/kquant_blocks.cpp.
 
-// Sub-block s's 6-bit scale and min from the 12 packed bytes: s < 4 in the low six bits of bytes s and s + 4;
-// s >= 4 in the nibbles of byte s + 4, their top two bits in the top bits of bytes s - 4 and s.
-void scale_min(const Byte* packed, int s, float& scale, float& min) {
-    if (s < 4) {
-        scale = static_cast<float>(packed[s] & 63);
-        min = static_cast<float>(packed[s + 4] & 63);
-    } else {
-        scale = static_cast<float>((packed[s + 4] & 0xF) | (packed[s - 4] >> 6) << 4);
-        min = static_cast<float>((packed[s + 4] >> 4) | (packed[s] >> 6) << 4);
-    }
+template <DType T>
+void k_decode(const Byte* b, float* y) {
+    kquant::SuperBlock fields;
+    kquant::read(T, b, fields);
+    kquant::dequantize(T, fields, y);
 }
 
-// Sub-block s's 4-bit value l: 32-byte group s / 2, low nibbles for even s, high for odd.
-int k_nibble(const Byte* qs, int s, int l) {
-    const Byte byte = qs[32 * (s / 2) + l];
-    return s % 2 == 0 ? byte & 0xF : byte >> 4;
-}
-
-// q4_K: fp16 d, fp16 dmin, 12 bytes of scales and mins, 128 bytes of nibbles; x = d*scale * q - dmin*min.
-void q4_K_decode(const Byte* b, float* y) {
-    const float d = half(b), dmin = half(b + 2);
-    for (int s = 0; s < 8; s++) {
-        float scale, min;
-        scale_min(b + 4, s, scale, min);
-        const float ds = d * scale, dm = dmin * min;
-        for (int l = 0; l < 32; l++) y[32 * s + l] = ds * static_cast<float>(k_nibble(b + 16, s, l)) - dm;
-    }
-}
-
-// q5_K: q4_K's fields with qh[32] before the nibbles; bit s of qh[l] is the fifth bit of sub-block s's value l.
-void q5_K_decode(const Byte* b, float* y) {
-    const float d = half(b), dmin = half(b + 2);
-    const Byte* qh = b + 16;
-    for (int s = 0; s < 8; s++) {
-        float scale, min;
-        scale_min(b + 4, s, scale, min);
-        const float ds = d * scale, dm = dmin * min;
-        for (int l = 0; l < 32; l++) {
-            const int q = k_nibble(b + 48, s, l) | ((qh[l] >> s) & 1) << 4;
-            y[32 * s + l] = ds * static_cast<float>(q) - dm;
-        }
-    }
-}
-
-// q6_K: ql[128] low nibbles, qh[64] 2-bit pairs, int8 scales[16] (one per 16 weights), fp16 d; x = d*scale * (q - 32).
-// Each half of 128 weights takes 64 ql and 32 qh bytes; its quarter k's value l has the low nibble
-// (k < 2) or high nibble (k >= 2) of ql[l + 32 * (k % 2)] and bits 2k, 2k+1 of qh[l].
-void q6_K_decode(const Byte* b, float* y) {
-    const float d = half(b + 208);
-    const auto* scales = reinterpret_cast<const std::int8_t*>(b + 192);
-    for (int i = 0; i < 256; i++) {
-        const int h = i / 128, k = i % 128 / 32, l = i % 32;
-        const Byte low = b[64 * h + l + 32 * (k % 2)];
-        const int q = (k < 2 ? low & 0xF : low >> 4) | ((b[128 + 32 * h + l] >> (2 * k)) & 3) << 4;
-        y[i] = d * static_cast<float>(scales[i / 16]) * static_cast<float>(q - 32);
-    }
+template <DType T>
+void k_encode(const float* x, Byte* b) {
+    kquant::SuperBlock fields;
+    kquant::quantize(T, x, fields);
+    kquant::write(T, fields, b);
 }
 
 // Rows are consecutive blocks, so rows row0 .. row0+rows-1 are one run of blocks.
@@ -240,9 +197,9 @@ constexpr TypeTraits kTypes[] = {
     {DType::q4_1, "Q4_1", 3, 32, 20, decode_rows<32, 20, q4_1_decode>, nullptr},
     {DType::q5_0, "Q5_0", 6, 32, 22, decode_rows<32, 22, q5_0_decode>, nullptr},
     {DType::q5_1, "Q5_1", 7, 32, 24, decode_rows<32, 24, q5_1_decode>, nullptr},
-    {DType::q4_K, "Q4_K", 12, 256, 144, decode_rows<256, 144, q4_K_decode>, nullptr},
-    {DType::q5_K, "Q5_K", 13, 256, 176, decode_rows<256, 176, q5_K_decode>, nullptr},
-    {DType::q6_K, "Q6_K", 14, 256, 210, decode_rows<256, 210, q6_K_decode>, nullptr},
+    {DType::q4_K, "Q4_K", 12, 256, 144, decode_rows<256, 144, k_decode<DType::q4_K>>, encode_row<256, 144, k_encode<DType::q4_K>>},
+    {DType::q5_K, "Q5_K", 13, 256, 176, decode_rows<256, 176, k_decode<DType::q5_K>>, encode_row<256, 176, k_encode<DType::q5_K>>},
+    {DType::q6_K, "Q6_K", 14, 256, 210, decode_rows<256, 210, k_decode<DType::q6_K>>, encode_row<256, 210, k_encode<DType::q6_K>>},
     {DType::q8_v2, "Q8_0 (llama2.c v2)", -1, 1, 1, q8_v2_rows, nullptr},
 };
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/exec_context.h"
+#include "kernels/kquant_blocks.h"
 #include "kernels/registry.h"
 #include "kernels/weight_types.h"
 #include "model/generate.h"
@@ -186,12 +187,13 @@ TEST(Matmul, QuantisedKernelsHoldWeightsWithinAStep) {
     }
 }
 
-// GGUF's Q8_0 and Q4_0 blocks are taken as they are: the kernel holds exactly the values the file holds.
+// GGUF's Q8_0, Q4_0 and K-quant blocks are taken as they are: the kernel holds exactly the values the file holds.
 TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
-    const Shape s{45, 96};
+    const Shape s{45, 512};
     const auto W = random_vector(static_cast<std::size_t>(s.d) * s.n, 6);
     for (const auto& [name, type] : {std::pair{"matmul.q8", DType::q8_0}, std::pair{"matmul.q4", DType::q4_0},
-                                     std::pair{"matmul.tbb-q4", DType::q4_0}})
+                                     std::pair{"matmul.tbb-q4", DType::q4_0}, std::pair{"matmul.q4_k", DType::q4_K},
+                                     std::pair{"matmul.q5_k", DType::q5_K}, std::pair{"matmul.tbb-q6_k", DType::q6_K}})
     for (const MatmulKernel* k : rows_named(name)) {
         const TypeTraits& t = traits(type);
         std::vector<std::uint8_t> file(row_bytes(type, s.n) * s.d);
@@ -224,7 +226,7 @@ TEST(Matmul, QuantisedKernelsTakeGgufBlocksNatively) {
 // guard counts on it), and the variants stream the types the peers are paired by.
 TEST(Matmul, DescriptorsDeclareHowTheyHoldWeights) {
     constexpr int rows = 32, cols = 256;  // whole blocks of every type
-    const DType stored[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0};
+    const DType stored[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0, DType::q4_0, DType::q4_K, DType::q5_K, DType::q6_K};
     for (const MatmulKernel* k : matmul_kernels()) {
         if (!k->available()) continue;
         for (const DType type : stored) {
@@ -259,6 +261,43 @@ TEST(Matmul, QuantisedKernelsKeepExtremeCodesExact) {
             const bool high = b % 3 != 0;  // most blocks at the top of the range, some at the bottom
             for (int j = 0; j < (type == DType::q8_0 ? 32 : 16); j++) file[at++] = type == DType::q8_0 ? (high ? 127 : 0x80) : (high ? 0xFF : 0x00);
         }
+        traits(type).dequantize_rows(WeightView{file.data(), nullptr, s.d, s.n, type}, 0, s.d, want.data());
+        const int m = 6;  // a tile of four rows and one of two
+        std::vector<float> x(static_cast<std::size_t>(m) * s.n);
+        for (int r = 0; r < m; r++) {
+            for (int j = 0; j < s.n; j++) x[r * s.n + j] = (r % 2 ? -1.0f : 1.0f);
+        }
+        ExecContext ctx(1);
+        std::vector<float> y(static_cast<std::size_t>(m) * s.d), ref(y.size());
+        k->run(k->prepare(WeightView{file.data(), nullptr, s.d, s.n, type}, ctx), x.data(), y.data(), m, ctx);
+        const MatmulKernel& naive = *find_matmul("matmul.naive");
+        naive.run(naive.prepare(WeightView{want.data(), nullptr, s.d, s.n}, ctx), x.data(), ref.data(), m, ctx);
+        for (std::size_t i = 0; i < y.size(); i++) {
+            ASSERT_NEAR(y[i], ref[i], 1e-3 * std::fabs(ref[i]) + 1e-3) << row_name(*k) << " output " << i;
+        }
+    }
+}
+
+// The K-quants' largest partial sums: codes at the top of their range (Q4_K 15, Q5_K 31, Q6_K 63) or at zero,
+// the largest sub-block scales and minimums, activations of +-127 after quantisation.
+TEST(Matmul, KQuantKernelsKeepExtremeCodesExact) {
+    const Shape s{40, 512};
+    for (const auto& [name, type] : {std::pair{"matmul.q4_k", DType::q4_K}, std::pair{"matmul.q5_k", DType::q5_K},
+                                     std::pair{"matmul.q6_k", DType::q6_K}})
+    for (const MatmulKernel* k : rows_named(name)) {
+        const int top = type == DType::q4_K ? 15 : type == DType::q5_K ? 31 : 63;
+        const std::uint64_t block = traits(type).block_bytes;
+        std::vector<std::uint8_t> file(row_bytes(type, s.n) * s.d);
+        for (std::size_t b = 0; b * block < file.size(); b++) {
+            kquant::SuperBlock sb;
+            sb.d = f32_to_fp16(1.0f / 64);
+            sb.dmin = type == DType::q6_K ? 0 : f32_to_fp16(1.0f / 64);
+            for (int i = 0; i < 256; i++) sb.q[i] = static_cast<std::uint8_t>((b + i / 32) % 3 != 0 ? top : 0);
+            for (int i = 0; i < 16; i++) sb.scale[i] = static_cast<std::int8_t>(type == DType::q6_K ? (i % 2 ? 127 : -128) : 63);
+            for (std::uint8_t& m : sb.min) m = 63;
+            kquant::write(type, sb, file.data() + b * block);
+        }
+        std::vector<float> want(static_cast<std::size_t>(s.d) * s.n);
         traits(type).dequantize_rows(WeightView{file.data(), nullptr, s.d, s.n, type}, 0, s.d, want.data());
         const int m = 6;  // a tile of four rows and one of two
         std::vector<float> x(static_cast<std::size_t>(m) * s.n);

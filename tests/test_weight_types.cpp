@@ -466,6 +466,13 @@ TEST(WeightTypes, PrepareF32IsDequantizeRows) {
 
 // ---- quantisers
 
+// A K-quant's bound (below): codes 0 .. nmax (Q6_K: -32 .. 31 as nmax 32 over one sign's range), sub-block scales
+// in scale_levels steps of the super-block's factor.
+double k_bound(double amax, int nmax, int scale_levels, bool asymmetric) {
+    const double range = asymmetric ? 2 * amax : amax, step = range / (nmax - 0.9);
+    return 1.01 * (step / 2 + nmax * step / scale_levels / 2 + (asymmetric ? amax / scale_levels / 2 : 0));
+}
+
 // Largest error allowed for weight x of a block whose largest magnitude is amax. The block types get 1e-3 of a step
 // more for the fp32 rounding of x / d.
 const std::map<DType, std::function<double(double x, double amax)>> kBounds = {
@@ -477,6 +484,12 @@ const std::map<DType, std::function<double(double x, double amax)>> kBounds = {
     {DType::q8_0, [](double, double amax) { return amax / 127 * (0.501 + 127 * std::ldexp(1.0, -11)); }},
     // One step of amax/8 (the weight opposite the extreme one is clamped from +8 to 7), plus the fp16 scale.
     {DType::q4_0, [](double, double amax) { return amax / 8 * (1.001 + 8 * std::ldexp(1.0, -11)); }},
+    // K-quants, amax over the super-block: half a step of a range of at most 2 amax over nmax - 0.9 levels (the
+    // widest grid searched), the range lost at the top when a 6-bit (Q6_K: 8-bit) sub-block scale rounds down, and
+    // half a step of the 6-bit minimum; 1% for the fp16 factors.
+    {DType::q4_K, [](double, double amax) { return k_bound(amax, 15, 63, true); }},
+    {DType::q5_K, [](double, double amax) { return k_bound(amax, 31, 63, true); }},
+    {DType::q6_K, [](double, double amax) { return k_bound(amax, 32, 127, false); }},
 };
 
 TEST(WeightTypes, QuantizeThenDequantizeStaysWithinTheTypesBound) {
