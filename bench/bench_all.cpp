@@ -526,13 +526,15 @@ private:
         const Kernels k = resolve_variant(variant);
         const int P = static_cast<int>(prompt.size());
         Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
-        r.matmul = k.matmul->name;
+        const WeightFootprint w = footprint(m.checkpoint);
+        const MatmulKernel& main = k.matmul_for(stored_types(w).front());  // the kernel of most of the weights
+        r.matmul = main.name;
         r.attention = k.attention->name;
-        r.bytes_per_weight = k.matmul->bytes_per_weight();
-        r.weights_held = holding_name(k.matmul->holding);
+        r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
+        r.weights_held = holding_name(main.holding);
         r.lossy = k.lossy();
         r.isa = isa_name(k.isa());
-        r.weight_type = traits(k.matmul->streams).name;
+        r.weight_type = traits(main.streams).name;
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));
         std::fprintf(stderr, " gate");

@@ -50,7 +50,8 @@ void print_help() {
         "  --model PATH          a checkpoint, llama2.c or GGUF (repeatable)\n"
         "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
         "                        default: synthetic stories15M and stories110M\n"
-        "  --variants a,b        variants to run (default: %s)\n"
+        "  --variants a,b        variants to run (default: per model, the one generate picks: %s for fp32,\n"
+        "                        tbb-quant for a Q4_K_M file, ...; said on stderr)\n"
         "  --threads 1,2         thread counts (default: all %u cores)\n"
         "%s"
         "  --npp P,...           prompt tokens per sequence (default 128)\n"
@@ -111,12 +112,20 @@ Options parse(int argc, char** argv) {
         o.models.push_back({"stories15M", std::nullopt, "stories15M"});
         if (!quick) o.models.push_back({"stories110M", std::nullopt, "stories110M"});
     }
-    if (o.variants.empty()) o.variants = {default_variant()};
     if (o.threads.empty()) o.threads = {static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))};
     if (o.npp.empty()) o.npp = {quick ? 16 : 128};
     if (o.ntg.empty()) o.ntg = {quick ? 8 : 128};
     if (o.npl.empty()) o.npl = quick ? std::vector<int>{1, 2, 4} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
     return o;
+}
+
+// The variants to run on a model of these matrices: those named, else the one its stored types call for
+// (announced on stderr unless quiet).
+std::vector<std::string> variants_for(const Options& o, const WeightFootprint& w, bool quiet = false) {
+    if (!o.variants.empty()) return o.variants;
+    const DefaultChoice choice = default_variant_for(stored_types(w));
+    if (!quiet) std::fprintf(stderr, "bench_batched: variant %s: %s (--variants overrides)\n", choice.variant.c_str(), choice.reason.c_str());
+    return {choice.variant};
 }
 
 int largest(const std::vector<int>& v) { return *std::max_element(v.begin(), v.end()); }
@@ -131,16 +140,18 @@ void check_fits(const Options& o) {
     const int positions = largest(o.npp) + largest(o.ntg);
     const std::optional<std::uint64_t> available = available_memory();
     for (const ModelSpec& spec : o.models) {
-        const Config c = spec.shape ? *find_shape(*spec.shape) : Checkpoint::open(*spec.path).config();
+        const std::optional<Checkpoint> file = spec.path ? std::optional<Checkpoint>(Checkpoint::open(*spec.path)) : std::nullopt;
+        const Config c = file ? file->config() : *find_shape(*spec.shape);
         if (positions > c.seq_len) {
             throw cli::UsageError("--npp " + std::to_string(largest(o.npp)) + " + --ntg " + std::to_string(largest(o.ntg)) +
                                   " = " + std::to_string(positions) + " positions per sequence pass " + spec.name +
                                   "'s context of " + std::to_string(c.seq_len));
         }
         if (!available) continue;
-        for (const std::string& v : o.variants) {
-            require_memory(spec.name + " with " + std::to_string(largest(o.npl)) + " sequences", c,
-                           *resolve_variant(v).matmul, *available, {largest(o.npl), positions});
+        const WeightFootprint w = file ? footprint(*file) : fp32_footprint(c);
+        for (const std::string& v : variants_for(o, w, true)) {
+            require_memory(spec.name + " with " + std::to_string(largest(o.npl)) + " sequences", c, w,
+                           resolve_variant(v), *available, {largest(o.npl), positions});
         }
     }
 }
@@ -203,8 +214,10 @@ int bench_main(int argc, char** argv) {
     for (const ModelSpec& spec : o.models) {
         std::fprintf(stderr, "bench_batched: loading %s\n", spec.name.c_str());
         const Checkpoint ck = load(spec);
-        for (const std::string& variant : o.variants) {
+        const WeightFootprint w = footprint(ck);
+        for (const std::string& variant : variants_for(o, w)) {
             const Kernels k = resolve_variant(variant);
+            const MatmulKernel& main = k.matmul_for(stored_types(w).front());  // the kernel of most of the weights
             if (!k.available()) {
                 std::fprintf(stderr, "bench_batched: %s is not available on this machine; skipped\n", variant.c_str());
                 continue;
@@ -226,18 +239,18 @@ int bench_main(int argc, char** argv) {
                             r.build = build;
                             r.impl = "workbench";
                             r.variant = variant;
-                            r.matmul = k.matmul->name;
+                            r.matmul = main.name;
                             r.attention = k.attention->name;
                             r.threads = threads;
                             r.batch = B;
                             r.model = spec.name;
                             r.model_source = spec.path ? *spec.path : "synthetic";
                             r.model_bytes = static_cast<long long>(ck.config().matmul_params() * 4);
-                            r.bytes_per_weight = k.matmul->bytes_per_weight();
-                            r.weights_held = holding_name(k.matmul->holding);
+                            r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
+                            r.weights_held = holding_name(main.holding);
                             r.lossy = k.lossy();
                             r.isa = isa_name(k.isa());
-                            r.weight_type = traits(k.matmul->streams).name;
+                            r.weight_type = traits(main.streams).name;
                             r.prompt_tokens = P;
                             r.gen_tokens = N;
                             r.repetitions = o.repetitions;

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "model/config.h"
+#include "model/formats/llama_layout.h"
 
 namespace wb::cli {
 
@@ -84,6 +85,26 @@ Kernels variant_argument(std::string_view name) {
         return resolve_variant(name);
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
+    }
+}
+
+Kernels model_variant(const std::string& named, const WeightFootprint& w, std::string& said) {
+    if (!named.empty()) return variant_argument(named);
+    const DefaultChoice choice = default_variant_for(stored_types(w));
+    said = "variant " + choice.variant + ": " + choice.reason + " (--variant overrides)";
+    return resolve_variant(choice.variant);
+}
+
+void list_weights(std::FILE* out, const Checkpoint& ck, const Kernels& k) {
+    std::vector<std::pair<std::string, WeightView>> matrices;
+    for (const TensorSlot& t : llama_tensors(ck.config())) {
+        if (!t.is_norm() && t.role != Role::embedding) matrices.emplace_back(t.gguf_name(), slot_view(ck.weights(), t));
+    }
+    if (ck.config().shared_classifier) matrices.emplace_back("token_embd.weight (classifier)", ck.weights().classifier);
+    for (const auto& [name, view] : matrices) {
+        const MatmulKernel& m = k.matmul_for(view.dtype);
+        const char* how = m.streams == view.dtype ? "" : holds_exactly(m.streams, view.dtype) ? "  repacked exactly" : "  converted";
+        std::fprintf(out, "%-32s %-6s %-18s %s%s\n", name.c_str(), traits(view.dtype).name, m.name, traits(m.streams).name, how);
     }
 }
 

@@ -1,12 +1,15 @@
 // Strict command-line parsing shared by the programs: every bad argument is a one-line UsageError.
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "model/checkpoint.h"
+#include "model/memory_guard.h"
 #include "variants/variants.h"
 
 namespace wb::cli {
@@ -45,6 +48,14 @@ std::string isa_help();
 
 // The variant named on a command line; an unknown name is a UsageError listing the known ones.
 Kernels variant_argument(std::string_view name);
+
+// The variant a run on a model of these matrices uses: `named` when given, else default_variant_for(stored types),
+// whose line for stderr ("variant tbb-quant: the fastest variant that runs ...") goes to `said` (left empty for a
+// named one); programs print it once the run has worked, so a bad input still gets a one-line error.
+Kernels model_variant(const std::string& named, const WeightFootprint& w, std::string& said);
+// One line per matrix of ck: its name, stored type, the kernel that runs it and the type it runs in, "converted"
+// where that is not the stored type (generate -v and --list-weights).
+void list_weights(std::FILE* out, const Checkpoint& ck, const Kernels& k);
 
 // A model named on a benchmark's command line: a checkpoint file or a synthetic shape in memory.
 struct ModelSpec {

@@ -23,6 +23,8 @@ void print_help() {
         "Reads IN (llama2.c v0, v1 or v2, or GGUF; found by its magic) and writes OUT.\n"
         "  --to gguf       GGUF v3 that llama.cpp loads; matrices and the embedding as TYPE, one of %s\n"
         "                  (default f32); norms stay F32, a matrix whose rows are not whole blocks of TYPE is F16\n"
+        "                  (Q8_0 for K types); q4_k_m and q5_k_m put the classifier and some V and down\n"
+        "                  projections in Q6_K, as llama-quantize does\n"
         "  --to llama2c    a llama2.c v0 file (fp32) that llama2.c's run.c reads; refused for models whose RoPE\n"
         "                  or RMSNorm settings v0 cannot carry (Llama 3)\n"
         "  -z TOKENIZER    the GGUF's vocabulary from a llama2.c tokenizer.bin; default: the vocabulary IN carries,\n"
@@ -91,6 +93,7 @@ int convert_main(int argc, char** argv) {
     }
     GgufModelOptions options;
     options.type = type->type;
+    options.mixed = type->mixed;
     options.name = name.value_or(std::filesystem::path(*in).stem().string());
     if (vocab_file) {
         options.vocab = tokenizer_metadata(gguf::GgufFile::open(*vocab_file));

@@ -35,7 +35,12 @@ void print_help() {
         "  -m <string>  mode: generate|chat, default generate (chat: Llama 3's header template when the\n"
         "               vocabulary is Llama 3's, Llama 2's [INST] template otherwise)\n"
         "  -y <string>  system prompt (chat mode)\n"
-        "  --variant NAME     kernels to run (default: the fastest available fp32 variant, here %s)\n"
+        "  --variant NAME     kernels to run (default: the fastest variant that runs the file's weight types as\n"
+        "                     stored, said on stderr: F32 %s, BF16 tbb-bf16, Q8_0 tbb-q8, Q4_0 tbb-q4,\n"
+        "                     Q4_K_M and other mixes tbb-quant)\n"
+        "  -v                 before generating, list every weight matrix, the kernel that runs it and the type it\n"
+        "                     runs in (\"converted\" where that is not the stored type), on stderr\n"
+        "  --list-weights     the same list on stdout, and exit\n"
         "  --threads N        threads, 1..%d (default: all %u cores)\n"
         "  --synthetic SHAPE  random weights of a standard shape instead of a file: %s\n"
         "  --parallel B       B continuations of the prompt decoded together (seeds s, s+1, ...), printed one\n"
@@ -73,7 +78,7 @@ void print_profile(const Profiler& p, int positions) {
 void require_fitting(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels,
                      CacheShape cache = {}) {
     if (const std::optional<std::uint64_t> available = available_memory()) {
-        require_memory(name, c, w, *kernels.matmul, *available, cache);
+        require_memory(name, c, w, kernels, *available, cache);
     }
 }
 
@@ -87,7 +92,7 @@ int generate_main(int argc, char** argv) {
     double temperature = 1.0, topp = 0.9;
     long long seed = 0, steps = 256;
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    bool profile = false, help = false, list = false;
+    bool profile = false, help = false, list = false, verbose = false, list_weights = false;
     int parallel = 0;  // 0: one continuation, streamed
 
     cli::Args args(argc, argv);
@@ -97,6 +102,10 @@ int generate_main(int argc, char** argv) {
             help = true;
         } else if (a == "--list-variants") {
             list = true;
+        } else if (a == "-v") {
+            verbose = true;
+        } else if (a == "--list-weights") {
+            list_weights = true;
         } else if (a == "-t") {
             temperature = cli::parse_double(a, args.value());
         } else if (a == "-p") {
@@ -152,22 +161,30 @@ int generate_main(int argc, char** argv) {
         std::fprintf(stderr, "generate: top-p %g is outside [0, 1]; using 0.9\n", topp);
         topp = 0.9;
     }
-    if (variant.empty()) variant = default_variant();
-    const Kernels kernels = cli::variant_argument(variant);  // unknown names fail before the model loads
+    if (!variant.empty()) cli::variant_argument(variant);  // unknown names fail before the model loads
 
     // Steps past the context (or 0) mean the whole context; --parallel B keeps B sequences of that many positions.
     auto steps_in = [&](const Config& c) { return steps <= 0 || steps > c.seq_len ? c.seq_len : static_cast<int>(steps); };
     auto cache_for = [&](const Config& c) { return parallel > 0 ? CacheShape{parallel, steps_in(c)} : CacheShape{}; };
     std::optional<Checkpoint> checkpoint;
+    std::optional<Kernels> kernels;
+    std::string said;  // the default's reason, printed with the timing line
     if (synthetic) {
         const std::optional<Config> shape = find_shape(*synthetic);
         if (!shape) throw cli::UsageError("unknown shape '" + *synthetic + "' (known: " + shape_names() + ")");
-        require_fitting(*synthetic, *shape, fp32_footprint(*shape), kernels, cache_for(*shape));
+        const WeightFootprint w = fp32_footprint(*shape);
+        kernels.emplace(cli::model_variant(variant, w, said));
+        require_fitting(*synthetic, *shape, w, *kernels, cache_for(*shape));
         checkpoint.emplace(synthetic_checkpoint(*shape, 1, *synthetic));
     } else {
         checkpoint.emplace(Checkpoint::open(*model_path));  // maps the file; no page is read yet
-        require_fitting(*model_path, checkpoint->config(), footprint(*checkpoint), kernels, cache_for(checkpoint->config()));
+        const WeightFootprint w = footprint(*checkpoint);
+        kernels.emplace(cli::model_variant(variant, w, said));
+        require_fitting(*model_path, checkpoint->config(), w, *kernels, cache_for(checkpoint->config()));
     }
+    if (list_weights && !said.empty()) std::fprintf(stderr, "generate: %s\n", said.c_str());
+    if (list_weights || verbose) cli::list_weights(list_weights ? stdout : stderr, *checkpoint, *kernels);
+    if (list_weights) return 0;
     const Config& cfg = checkpoint->config();
     const CacheShape cache = cache_for(cfg);
     steps = steps_in(cfg);
@@ -179,7 +196,7 @@ int generate_main(int argc, char** argv) {
     ExecContext ctx(threads);
     Profiler profiler;
     if (profile) ctx.observer = &profiler;
-    Transformer model(*checkpoint, kernels, ctx, cache);
+    Transformer model(*checkpoint, *kernels, ctx, cache);
 
     const TextSink out = [](std::string_view s) {
         std::fwrite(s.data(), 1, s.size(), stdout);
@@ -187,6 +204,7 @@ int generate_main(int argc, char** argv) {
     };
     if (mode == "chat") {
         chat(model, tokenizer, sampler, prompt, system_prompt, static_cast<int>(steps), std::cin, out);
+        if (!said.empty()) std::fprintf(stderr, "generate: %s\n", said.c_str());
         return 0;
     }
     if (parallel > 0) {
@@ -205,11 +223,13 @@ int generate_main(int argc, char** argv) {
         }
         std::fflush(stdout);
         if (profile) print_profile(profiler, r.timing.prefill_tokens + r.timing.decode_tokens);
+        if (!said.empty()) std::fprintf(stderr, "generate: %s\n", said.c_str());
         std::fprintf(stderr, "%s\n", format_timing_line(r.timing).c_str());
         return 0;
     }
     const GenerationResult r = generate(model, tokenizer, sampler, prompt, static_cast<int>(steps), out);
     if (profile) print_profile(profiler, r.timing.prefill_tokens + r.timing.decode_tokens);
+    if (!said.empty()) std::fprintf(stderr, "generate: %s\n", said.c_str());
     std::fprintf(stderr, "%s\n", format_timing_line(r.timing).c_str());
     return 0;
 }

@@ -31,7 +31,8 @@ int synth_main(int argc, char** argv) {
                 "  --format F       bin: a llama2.c v0 file (default; not for llama3 shapes, whose RoPE v0 cannot carry)\n"
                 "                   gguf: GGUF v3 that llama.cpp loads, with a vocabulary\n"
                 "  --type TYPE      gguf only: matrices and embedding as one of %s (default f32); norms stay F32,\n"
-                "                   a matrix whose rows are not whole blocks of TYPE is F16\n"
+                "                   a matrix whose rows are not whole blocks of TYPE is F16 (Q8_0 for K types);\n"
+                "                   q4_k_m and q5_k_m put the classifier and some V and down projections in Q6_K\n"
                 "  -z TOKENIZER     gguf only: the vocabulary from a llama2.c tokenizer.bin (default MODELS/tokenizer.bin)\n"
                 "  --vocab GGUF     gguf only: copy another GGUF's tokenizer.* keys (e.g. llama3-vocab.gguf)\n"
                 "  -o FILE          output path\n"
@@ -76,6 +77,7 @@ int synth_main(int argc, char** argv) {
     if (type == nullptr) throw cli::UsageError("--type expects one of " + gguf_model_type_names() + ", got '" + *type_name + "'");
     GgufModelOptions options;
     options.type = type->type;
+    options.mixed = type->mixed;
     options.name = "synthetic " + *shape_name;
     options.vocab = vocab_file ? tokenizer_metadata(gguf::GgufFile::open(*vocab_file))
                                : vocab_metadata(llama2c::read_tokenizer_vocab(tokenizer.value_or(cli::models_dir() + "/tokenizer.bin")));

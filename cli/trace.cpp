@@ -17,13 +17,13 @@ using namespace wb;
 
 void print_help() {
     std::printf(
-        "usage: trace MODEL --variant NAME [options]\n"
-        "       trace --synthetic SHAPE --variant NAME [options]\n"
+        "usage: trace MODEL [--variant NAME] [options]\n"
+        "       trace --synthetic SHAPE [--variant NAME] [options]\n"
         "Runs the variant and a reference on the same tokens (the prompt, then the reference's greedy picks),\n"
         "compares every operation of every layer, and names the first one whose error passes the tolerance\n"
         "of the kernel that produced it. Each operation of the variant is fed the reference's inputs, so an\n"
         "error shows where it is made (--free lets errors compound as in a real run).\n\n"
-        "  --variant NAME   the variant under test (required)\n"
+        "  --variant NAME   the variant under test, default the one generate picks for the model (said on stderr)\n"
         "  --against NAME   the reference, default naive\n"
         "  -i <string>      prompt (default: empty, BOS alone)\n"
         "  -n <int>         positions to run, prompt included, default 16\n"
@@ -86,12 +86,9 @@ int trace_main(int argc, char** argv) {
             throw cli::UsageError("unexpected argument '" + std::string(a) + "'");
         }
     }
-    if (!variant) throw cli::UsageError("--variant NAME is required (see generate --list-variants)");
     if (model_path.has_value() == synthetic.has_value()) throw cli::UsageError("give one MODEL path or --synthetic SHAPE");
-    const Kernels cand = cli::variant_argument(*variant), ref = cli::variant_argument(against);
-    for (const Kernels& k : {cand, ref}) {
-        if (!k.available()) throw std::runtime_error(std::string("variant ") + k.variant->name + " is not available on this machine");
-    }
+    if (variant) cli::variant_argument(*variant);  // unknown names fail before the model loads
+    const Kernels ref = cli::variant_argument(against);
 
     std::optional<Checkpoint> ck;
     if (synthetic) {
@@ -101,14 +98,21 @@ int trace_main(int argc, char** argv) {
     } else {
         ck.emplace(Checkpoint::open(*model_path));
     }
+    const WeightFootprint w = footprint(*ck);
+    std::string said;
+    const Kernels cand = cli::model_variant(variant.value_or(""), w, said);
+    for (const Kernels& k : {cand, ref}) {
+        if (!k.available()) throw std::runtime_error(std::string("variant ") + k.variant->name + " is not available on this machine");
+    }
     if (const std::optional<std::uint64_t> available = available_memory()) {  // both runs hold their weights at once
-        require_memory(ck->name(), ck->config(), footprint(*ck), *cand.matmul, *available / 2);
+        require_memory(ck->name(), ck->config(), w, cand, *available / 2);
     }
     const std::unique_ptr<Tokenizer> tok =
         model_tokenizer(ck->vocab(), ck->name(), ck->config().vocab_size, tokenizer_path, cli::models_dir() + "/tokenizer.bin");
     const std::vector<int> tokens = tok->encode(prompt, tok->add_bos());
 
     const TraceResult r = trace(*ck, tokens, cand, ref, o);
+    if (!said.empty()) std::fprintf(stderr, "trace: %s\n", said.c_str());
     std::printf("%s against %s on %s, %zu positions (%zu prompt)%s\n", cand.variant->name, ref.variant->name,
                 ck->name().c_str(), r.tokens.size(), tokens.size(),
                 o.force ? ", each op fed the reference's inputs" : ", errors compounding");

@@ -135,8 +135,11 @@ private:
         }
         StageError e{s, layer};
         if (stage_info(s).matmul) {
-            e.tolerance = cand_.matmul->tolerance + refk_.matmul->tolerance;
-            e.kernel = cand_.matmul->name;
+            // The kernels that run this stage's weight, by its stored type.
+            const std::optional<MatmulSource> src = matmul_source(ck_, s, layer);
+            const DType stored = src ? src->weight->dtype : DType::f32;
+            e.tolerance = cand_.matmul_for(stored).tolerance + refk_.matmul_for(stored).tolerance;
+            e.kernel = cand_.matmul_for(stored).name;
         } else if (is_attention(s)) {
             e.tolerance = cand_.attention->tolerance + refk_.attention->tolerance;
             e.kernel = cand_.attention->name;

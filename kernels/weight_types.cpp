@@ -79,19 +79,19 @@ void bf16_encode(const float* x, Byte* b) { put_u16(b, f32_to_bf16(*x)); }
 
 // 32-weight blocks. Weights j and j + 16 share byte j of the nibbles: j in the low nibble, j + 16 in the high.
 
-// q8_0: fp16 d, int8 q[32]; x = q * d.
-void q8_0_decode(const Byte* b, float* y) {
-    const float d = half(b);
-    for (int j = 0; j < 32; j++) y[j] = static_cast<float>(static_cast<std::int8_t>(b[2 + j])) * d;
+// Scale-times-code blocks (q8_0, q4_0, q5_0): an fp16 d first, then 32 codes; x = code * d.
+
+// q8_0: fp16 d, int8 q[32].
+void q8_0_codes(const Byte* b, std::int8_t* q) {
+    for (int j = 0; j < 32; j++) q[j] = static_cast<std::int8_t>(b[2 + j]);
 }
 
-// q4_0: fp16 d, 16 bytes of nibbles; x = (q - 8) * d.
-void q4_0_decode(const Byte* b, float* y) {
-    const float d = half(b);
+// q4_0: fp16 d, 16 bytes of nibbles; code = nibble - 8.
+void q4_0_codes(const Byte* b, std::int8_t* q) {
     const Byte* qs = b + 2;
     for (int j = 0; j < 16; j++) {
-        y[j] = static_cast<float>((qs[j] & 0xF) - 8) * d;
-        y[j + 16] = static_cast<float>((qs[j] >> 4) - 8) * d;
+        q[j] = static_cast<std::int8_t>((qs[j] & 0xF) - 8);
+        q[j + 16] = static_cast<std::int8_t>((qs[j] >> 4) - 8);
     }
 }
 
@@ -111,11 +111,18 @@ int five_bits(const Byte* qs, std::uint32_t qh, int j) {
     return nibble | static_cast<int>((qh >> j) & 1) << 4;
 }
 
-// q5_0: fp16 d, u32 qh, 16 bytes of nibbles; x = (q - 16) * d.
-void q5_0_decode(const Byte* b, float* y) {
-    const float d = half(b);
+// q5_0: fp16 d, u32 qh, 16 bytes of nibbles; code = five bits - 16.
+void q5_0_codes(const Byte* b, std::int8_t* q) {
     const std::uint32_t qh = u32(b + 2);
-    for (int j = 0; j < 32; j++) y[j] = static_cast<float>(five_bits(b + 6, qh, j) - 16) * d;
+    for (int j = 0; j < 32; j++) q[j] = static_cast<std::int8_t>(five_bits(b + 6, qh, j) - 16);
+}
+
+template <void (*codes)(const Byte*, std::int8_t*)>
+void scaled_decode(const Byte* b, float* y) {
+    const float d = half(b);
+    std::int8_t q[32];
+    codes(b, q);
+    for (int j = 0; j < 32; j++) y[j] = static_cast<float>(q[j]) * d;
 }
 
 // q5_1: fp16 d, fp16 m, u32 qh, 16 bytes of nibbles; x = q * d + m.
@@ -192,10 +199,10 @@ constexpr TypeTraits kTypes[] = {
     {DType::f32, "F32", 0, 1, 4, decode_rows<1, 4, f32_decode>, encode_row<1, 4, f32_encode>},
     {DType::f16, "F16", 1, 1, 2, decode_rows<1, 2, f16_decode>, encode_row<1, 2, f16_encode>},
     {DType::bf16, "BF16", 30, 1, 2, decode_rows<1, 2, bf16_decode>, encode_row<1, 2, bf16_encode>},
-    {DType::q8_0, "Q8_0", 8, 32, 34, decode_rows<32, 34, q8_0_decode>, encode_row<32, 34, q8_0_encode>},
-    {DType::q4_0, "Q4_0", 2, 32, 18, decode_rows<32, 18, q4_0_decode>, encode_row<32, 18, q4_0_encode>},
+    {DType::q8_0, "Q8_0", 8, 32, 34, decode_rows<32, 34, scaled_decode<q8_0_codes>>, encode_row<32, 34, q8_0_encode>, 8, q8_0_codes},
+    {DType::q4_0, "Q4_0", 2, 32, 18, decode_rows<32, 18, scaled_decode<q4_0_codes>>, encode_row<32, 18, q4_0_encode>, 4, q4_0_codes},
     {DType::q4_1, "Q4_1", 3, 32, 20, decode_rows<32, 20, q4_1_decode>, nullptr},
-    {DType::q5_0, "Q5_0", 6, 32, 22, decode_rows<32, 22, q5_0_decode>, nullptr},
+    {DType::q5_0, "Q5_0", 6, 32, 22, decode_rows<32, 22, scaled_decode<q5_0_codes>>, nullptr, 5, q5_0_codes},
     {DType::q5_1, "Q5_1", 7, 32, 24, decode_rows<32, 24, q5_1_decode>, nullptr},
     {DType::q4_K, "Q4_K", 12, 256, 144, decode_rows<256, 144, k_decode<DType::q4_K>>, encode_row<256, 144, k_encode<DType::q4_K>>},
     {DType::q5_K, "Q5_K", 13, 256, 176, decode_rows<256, 176, k_decode<DType::q5_K>>, encode_row<256, 176, k_encode<DType::q5_K>>},
@@ -257,6 +264,12 @@ std::string gguf_type_name(int gguf_id) {
         if (t.gguf_id == gguf_id) return t.name;
     }
     return "type " + std::to_string(gguf_id);
+}
+
+bool holds_exactly(DType wide, DType narrow) {
+    if (wide == narrow) return true;
+    const TypeTraits &w = traits(wide), &n = traits(narrow);
+    return w.codes != nullptr && n.codes != nullptr && n.code_bits <= w.code_bits;
 }
 
 std::uint64_t row_bytes(DType t, std::int64_t n) {

@@ -30,6 +30,10 @@ struct TypeTraits {
     void (*dequantize_rows)(const WeightView& w, std::int64_t row0, std::int64_t rows, float* out);
     // Writes n finite weights (a multiple of block) in this type; null where the workbench does not write the type.
     void (*quantize_row)(const float* x, void* out, std::int64_t n);
+    // Scale-times-code types (Q8_0, Q4_0, Q5_0: an fp16 scale first, then code * scale): the block's 32 signed
+    // codes and how many bits they span; 0 and null for every other type.
+    int code_bits = 0;
+    void (*codes)(const std::uint8_t* block, std::int8_t* q) = nullptr;
 };
 
 std::span<const TypeTraits> weight_types();
@@ -38,6 +42,10 @@ const TypeTraits* find_gguf_type(int gguf_id);        // null for ids the table 
 const TypeTraits* find_type(std::string_view name);   // by name, case-insensitive ("q8_0", "F16")
 // ggml's name for any GGUF type id, the table's or not ("Q4_K", "IQ2_XXS"), for messages; "type N" for ids ggml lacks.
 std::string gguf_type_name(int gguf_id);
+
+// Whether every block of `narrow` is a block of `wide` with the same scale and the same codes (Q5_0 and Q4_0
+// in Q8_0), so a kernel streaming `wide` takes `narrow` without changing a value. True for a type and itself.
+bool holds_exactly(DType wide, DType narrow);
 
 // Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
 std::uint64_t row_bytes(DType t, std::int64_t n);

@@ -61,6 +61,11 @@ public:
     std::string format_name() const;          // "llama2.c v0", "GGUF v3", "synthetic"
     const Vocab* vocab() const { return vocab_.get(); }  // null: the file carries none (llama2.c)
 
+    // Gives the pages of a mapped file's weight back to the kernel once a copy of it is held (a kernel that
+    // packs): they leave the resident set and are read from the file again only if touched. No-op for
+    // checkpoints not opened from a file.
+    void release(const WeightView& w) const;
+
 private:
     std::string name_;
     Format format_;
@@ -69,6 +74,8 @@ private:
     Weights weights_;
     std::vector<std::shared_ptr<const void>> owners_;
     std::shared_ptr<const Vocab> vocab_;
+    const std::byte* mapped_ = nullptr;  // open()'s file mapping
+    std::size_t mapped_size_ = 0;
 };
 
 }  // namespace wb

@@ -82,6 +82,23 @@ WeightFootprint footprint(const Checkpoint& ck) {
     return f;
 }
 
+std::vector<DType> stored_types(const WeightFootprint& w) {
+    std::vector<WeightFootprint::Matrices> by_size = w.matrices;
+    std::stable_sort(by_size.begin(), by_size.end(), [](const auto& a, const auto& b) { return a.elements > b.elements; });
+    std::vector<DType> types;
+    for (const WeightFootprint::Matrices& m : by_size) types.push_back(m.type);
+    return types;
+}
+
+double streamed_bytes_per_weight(const WeightFootprint& w, const Kernels& k) {
+    double bytes = 0, elements = 0;
+    for (const WeightFootprint::Matrices& m : w.matrices) {
+        bytes += static_cast<double>(m.elements) * k.matmul_for(m.type).bytes_per_weight();
+        elements += static_cast<double>(m.elements);
+    }
+    return elements > 0 ? bytes / elements : k.matmul->bytes_per_weight();
+}
+
 WeightFootprint fp32_footprint(const Config& c) {
     const std::uint64_t d = c.dim, layers = c.n_layers, vocab = c.vocab_size;
     WeightFootprint f;
@@ -90,15 +107,25 @@ WeightFootprint fp32_footprint(const Config& c) {
     return f;
 }
 
-MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul, CacheShape cache) {
+template <class KernelFor>
+static MemoryNeed need_for(const Config& c, const WeightFootprint& w, KernelFor kernel_for, CacheShape cache) {
     std::uint64_t weights = w.fp32_bytes;
     for (const WeightFootprint::Matrices& m : w.matrices) {
         weights += m.bytes;
+        const MatmulKernel& matmul = kernel_for(m.type);
         if (matmul.copies(m.type)) {
             weights += static_cast<std::uint64_t>(static_cast<double>(m.elements) * matmul.bytes_per_weight());
         }
     }
     return need_with_weights(c, weights, cache);
+}
+
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul, CacheShape cache) {
+    return need_for(c, w, [&](DType) -> const MatmulKernel& { return matmul; }, cache);
+}
+
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const Kernels& kernels, CacheShape cache) {
+    return need_for(c, w, [&](DType t) -> const MatmulKernel& { return kernels.matmul_for(t); }, cache);
 }
 
 MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul, CacheShape cache) {
@@ -133,14 +160,8 @@ std::optional<std::uint64_t> disk_space_for(const std::string& path) {
     return bytes;
 }
 
-void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available,
-                    CacheShape cache) {
-    require_memory(name, c, fp32_footprint(c), matmul, available, cache);
-}
-
-void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
-                    std::uint64_t available, CacheShape cache) {
-    const MemoryNeed need = memory_need(c, w, matmul, cache);
+static void refuse_unless_fits(const std::string& name, const Config& c, const MemoryNeed& need, std::uint64_t available,
+                               CacheShape cache) {
     if (need.total() <= available) return;
     const std::string sequences = cache.sequences == 1 ? "" :
         " for " + std::to_string(cache.sequences) + " sequences of " +
@@ -152,6 +173,21 @@ void require_memory(const std::string& name, const Config& c, const WeightFootpr
         message += "; its int8 (Q8_0) form would need " + human(q8.total()) + " and fit";
     }
     throw ResourceError(message);
+}
+
+void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available,
+                    CacheShape cache) {
+    require_memory(name, c, fp32_footprint(c), matmul, available, cache);
+}
+
+void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
+                    std::uint64_t available, CacheShape cache) {
+    refuse_unless_fits(name, c, memory_need(c, w, matmul, cache), available, cache);
+}
+
+void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels,
+                    std::uint64_t available, CacheShape cache) {
+    refuse_unless_fits(name, c, memory_need(c, w, kernels, cache), available, cache);
 }
 
 void require_disk(const std::string& path, std::uint64_t bytes, std::uint64_t free) {

@@ -31,6 +31,11 @@ struct WeightFootprint {
     std::uint64_t fp32_bytes = 0;    // the embedding lookup table (unless it is the fp32 classifier) and the norms
 };
 WeightFootprint footprint(const Checkpoint& ck);
+// The types w's matrices are stored in, the one with the most elements first.
+std::vector<DType> stored_types(const WeightFootprint& w);
+// Bytes per weight the variant's kernels read over w's matrices, averaged by element count (4.5 to 6.56 for a
+// Q4_K_M file run as stored).
+double streamed_bytes_per_weight(const WeightFootprint& w, const Kernels& k);
 WeightFootprint fp32_footprint(const Config& c);  // an fp32 model of this shape
 
 // Bytes a run keeps resident.
@@ -44,6 +49,8 @@ struct MemoryNeed {
 // A model holding its weights as `w` run with this matmul kernel and a KV cache of this shape: prepare() may copy
 // a matrix of a type (into its own layout, or dequantised to fp32 for a kernel that does not take the type).
 MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const MatmulKernel& matmul, CacheShape cache = {});
+// The same, each matrix prepared by the variant's kernel for its stored type.
+MemoryNeed memory_need(const Config& c, const WeightFootprint& w, const Kernels& kernels, CacheShape cache = {});
 // An fp32 checkpoint of this shape.
 MemoryNeed memory_need(const Config& c, const MatmulKernel& matmul, CacheShape cache = {});
 // The same model stored in int8 (Q8_0: one byte per matrix element plus a scale per group).
@@ -58,6 +65,8 @@ std::optional<std::uint64_t> disk_space_for(const std::string& path);
 // Throws ResourceError naming `name` when memory_need(c, w, matmul, cache) exceeds `available` bytes, saying
 // whether the int8 form of the model would fit.
 void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const MatmulKernel& matmul,
+                    std::uint64_t available, CacheShape cache = {});
+void require_memory(const std::string& name, const Config& c, const WeightFootprint& w, const Kernels& kernels,
                     std::uint64_t available, CacheShape cache = {});
 void require_memory(const std::string& name, const Config& c, const MatmulKernel& matmul, std::uint64_t available,
                     CacheShape cache = {});

@@ -64,11 +64,10 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
         throw std::invalid_argument("a KV cache of " + std::to_string(n_seq_) + " sequences of " + std::to_string(n_ctx_) +
                                     " positions does not suit a model of context " + std::to_string(cfg_.seq_len));
     }
-    auto pack = [&](const WeightView& w) { return kernels_.matmul->prepare(w, ctx_); };
     for (const LayerWeights& lw : checkpoint_.weights().layers) {
-        layers_.push_back({prepare_group({lw.wq, lw.wk, lw.wv}), prepare_group({lw.w1, lw.w3}), pack(lw.wo), pack(lw.w2)});
+        layers_.push_back({prepare_group({lw.wq, lw.wk, lw.wv}), prepare_group({lw.w1, lw.w3}), prepare(lw.wo), prepare(lw.w2)});
     }
-    classifier_ = pack(checkpoint_.weights().classifier);
+    classifier_ = prepare(checkpoint_.weights().classifier);
 
     const std::size_t B = kMaxBatch, dim = cfg_.dim, hidden = cfg_.hidden_dim, kv_dim = cfg_.kv_dim();
     x_.resize(B * dim);
@@ -102,22 +101,37 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     }
 }
 
-void Transformer::matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos) {
-    Observed seen(ctx_.observer, stage, layer, pos, {y, m, w.d});
-    kernels_.matmul->run(w, x, y, m, ctx_);
+void Transformer::matmul(const Projection& w, const float* x, float* y, int m, Stage stage, int layer, int pos) {
+    Observed seen(ctx_.observer, stage, layer, pos, {y, m, w.weight.d});
+    w.kernel->run(w.weight, x, y, m, ctx_);
+}
+
+Transformer::Projection Transformer::prepare(const WeightView& w) {
+    const MatmulKernel* kernel = &kernels_.matmul_for(w.dtype);
+    Projection p{kernel->prepare(w, ctx_), kernel};
+    if (p.weight.storage != nullptr) checkpoint_.release(w);
+    return p;
 }
 
 std::vector<Transformer::Projection> Transformer::prepare_group(std::initializer_list<WeightView> parts) {
     std::vector<Projection> group;
+    const MatmulKernel* kernel = &kernels_.matmul_for(parts.begin()->dtype);
+    bool one_kernel = true;
+    for (const WeightView& w : parts) one_kernel = one_kernel && &kernels_.matmul_for(w.dtype) == kernel;
     // The stacked copy is transient: a kernel that copies keeps its own layout of it, one that views it is given
     // the parts instead (nothing is prepared and thrown away into the context's weight memory).
-    PackedWeight whole = kernels_.matmul->prepare(stack_rows(parts).view, ctx_);
-    if (whole.storage != nullptr) {
-        group.push_back({std::move(whole), 0, static_cast<int>(parts.size())});
-        return group;
+    if (one_kernel) {
+        PackedWeight whole = kernel->prepare(stack_rows(parts).view, ctx_);
+        if (whole.storage != nullptr) {
+            for (const WeightView& w : parts) checkpoint_.release(w);
+            group.push_back({std::move(whole), kernel, 0, static_cast<int>(parts.size())});
+            return group;
+        }
     }
     for (int i = 0; i < static_cast<int>(parts.size()); i++) {
-        group.push_back({kernels_.matmul->prepare(parts.begin()[i], ctx_), i, 1});
+        Projection p = prepare(parts.begin()[i]);
+        p.first = i;
+        group.push_back(std::move(p));
     }
     return group;
 }
@@ -126,12 +140,12 @@ void Transformer::project(const Projection& p, const float* x, int m, float* con
                           const Stage* stage, int layer, int pos) {
     const int first = p.first;
     if (p.count == 1) {
-        matmul(p.weight, x, out[first], m, stage[first], layer, pos);
+        matmul(p, x, out[first], m, stage[first], layer, pos);
         return;
     }
     {
         Observed call(ctx_.observer, stage[first], layer, pos, {out[first], m, width[first]});
-        kernels_.matmul->run(p.weight, x, stacked_.data(), m, ctx_);
+        p.kernel->run(p.weight, x, stacked_.data(), m, ctx_);
         const float* y = stacked_.data();
         for (int t = 0; t < m; t++, y += p.weight.d) {
             for (int i = first, column = 0; i < first + p.count; column += width[i++]) {

@@ -72,13 +72,17 @@ private:
     // it prepares views (stacking would then copy what it maps).
     struct Projection {
         PackedWeight weight;
-        int first, count;
+        const MatmulKernel* kernel;  // the variant's kernel for the stored type (Kernels::matmul_for)
+        int first = 0, count = 1;
     };
     struct PackedLayer {
         std::vector<Projection> qkv, gate_up;
-        PackedWeight wo, w2;
+        Projection wo, w2;
     };
-    // The projections of `parts` (all of one input) as this kernel runs them best (Projection).
+    // One weight prepared by the variant's kernel for its stored type.
+    Projection prepare(const WeightView& w);
+    // The projections of `parts` (all of one input) as their kernels run them best (Projection): parts whose
+    // types the variant runs with different kernels are prepared one by one.
     std::vector<Projection> prepare_group(std::initializer_list<WeightView> parts);
     // out[i][m x width[i]] for the parts of p: straight into out[first] for one part, else one call whose rows are
     // split into the parts' buffers, the first part's stage timing the call and every part announced in order.
@@ -87,7 +91,7 @@ private:
     void check(const Batch& batch);
     // Rows first .. first+T-1 of the batch; their logits rows go to logits_ from row *outputs on.
     void forward_chunk(const Batch& batch, int first, int T, int* outputs);
-    void matmul(const PackedWeight& w, const float* x, float* y, int m, Stage stage, int layer, int pos);
+    void matmul(const Projection& w, const float* x, float* y, int m, Stage stage, int layer, int pos);
     void rope(float* row, int width, int pos) const;
     float* cache_row(std::vector<float>& cache, int layer, int seq, int pos);
 
@@ -97,7 +101,7 @@ private:
     ExecContext& ctx_;
     int n_seq_, n_ctx_;
     std::vector<PackedLayer> layers_;
-    PackedWeight classifier_;
+    Projection classifier_;
 
     // Activations for up to kMaxBatch rows.
     std::vector<float> x_;       // [T x dim] residual stream

@@ -20,22 +20,27 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 from results_io import load_position_profiles, load_jsonl, median, newest, num, ratio, warn  # noqa: E402
 from report_batch import batch_section, load_batched  # noqa: E402
 
-FORMATS = ("fp32", "bf16", "int8", "int4")
+# K-quant formats keep their type's name: each has its own bytes per weight (4.5, 5.5 and 6.5625 bits).
+FORMATS = ("fp32", "bf16", "int8", "int4", "Q6_K", "Q5_K", "Q4_K")
 # The format and bytes per weight of each weight type records declare (weight_type, as GGUF names it); a
 # workbench record's own bytes_per_weight, declared by its kernel, wins over the table's.
 WEIGHT_TYPES = {"F32": ("fp32", 4.0), "BF16": ("bf16", 2.0), "F16": ("fp16", 2.0), "Q8_0": ("int8", 1.0625),
-                "Q4_0": ("int4", 0.5625)}
+                "Q4_0": ("int4", 0.5625), "Q4_K": ("Q4_K", 0.5625), "Q5_K": ("Q5_K", 0.6875),
+                "Q6_K": ("Q6_K", 0.8203125)}
 # Kernel benchmarks carry no record: their format comes from a dash-separated part of the kernel's name
 # (matmul.tbb-q8 -> q8), as do records written before weight_type; every other kernel computes in fp32.
-KERNEL_FORMATS = {"q4": ("int4", 0.5625), "q8": ("int8", 1.0625), "bf16": ("bf16", 2.0)}
+KERNEL_FORMATS = {"q4": ("int4", 0.5625), "q8": ("int8", 1.0625), "bf16": ("bf16", 2.0),
+                  "q4_k": WEIGHT_TYPES["Q4_K"], "q5_k": WEIGHT_TYPES["Q5_K"], "q6_k": WEIGHT_TYPES["Q6_K"]}
 # A peer's format from the weight type its variant names ("llama.cpp Q8_0"), by the start of a word.
-PEER_TYPES = (("Q4", "int4", 0.5625), ("Q8", "int8", 1.0625), ("BF16", "bf16", 2.0), ("F16", "fp16", 2.0),
+PEER_TYPES = (("Q4_K", "Q4_K", 0.5625), ("Q5_K", "Q5_K", 0.6875), ("Q6_K", "Q6_K", 0.8203125), ("Q4", "int4", 0.5625), ("Q8", "int8", 1.0625), ("BF16", "bf16", 2.0), ("F16", "fp16", 2.0),
               ("F32", "fp32", 4.0))
 FP32 = ("fp32", 4.0)
 # The probe's compute peak (machine.json key) that roofs each format; 4-bit weights are dotted as int8.
 PEAKS = {"fp32": ("fma_gflops", "fp32 FMA"), "bf16": ("bf16_gflops", "bf16 dot"),
-         "int8": ("int8_gops", "int8 VNNI"), "int4": ("int8_gops", "int8 VNNI")}
+         "int8": ("int8_gops", "int8 VNNI"), "int4": ("int8_gops", "int8 VNNI"), "Q4_K": ("int8_gops", "int8 VNNI"),
+         "Q5_K": ("int8_gops", "int8 VNNI"), "Q6_K": ("int8_gops", "int8 VNNI")}
 FORMAT_COLORS = {"fp32": "tab:blue", "bf16": "tab:green", "int8": "tab:orange", "int4": "tab:red",
+                 "Q4_K": "tab:brown", "Q5_K": "tab:pink", "Q6_K": "tab:olive",
                  "fp16": "tab:purple"}
 BASELINE_COLOR = "0.6"
 SUMMARY_BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
@@ -308,7 +313,7 @@ def plot_roofline(benches, machine, path):
                 ax.text(0.5, 0.5, f"{fmt}, {threads_text(t)}:\nno kernel benchmarked", transform=ax.transAxes,
                         ha="center", va="center", color="0.4")
                 continue
-            unit = "GOP/s" if fmt in ("int8", "int4") else "GFLOP/s"
+            unit = "GOP/s" if PEAKS[fmt][0] == "int8_gops" else "GFLOP/s"
             top = peak(machine, fmt, t, mine[0].get("isa"))
             dram, cache = bandwidth(machine, t, float("inf")), roof_bandwidth(machine, t, 1 << 20)
             roofs = [f"{PEAKS[fmt][1]} peak {top:.0f}" if top else f"no {PEAKS[fmt][0]} in machine.json"]
@@ -607,7 +612,7 @@ def against_peers(res, record, field="decode_tok_s"):
 
 
 def headline(res, machine, positions):
-    """Up to five sentences from the data: the fastest decode of each format on the largest model, its
+    """Up to five sentences from the data: the fastest decode of (up to four) formats on the largest model, its
     fastest prefill, fp32 against the fastest baseline, where decode time goes, where attention takes over."""
     models = [m for m in res.models if res.runs(model=m, impl="workbench")]
     if not models:
@@ -626,6 +631,7 @@ def headline(res, machine, positions):
         if res.peers(best):
             parts.append(against_peers(res, best))
         lines.append(", ".join(parts))
+    del lines[4:]  # the first four formats in FORMATS' order, so the prefill sentence always has its place
     best = res.best("prefill_tok_s", model=model, impl="workbench")
     lines.append(", ".join([f"fastest prefill on {model}: {best['variant']} ({number_format(best)[0]}), "
                             f"{rate(median(best, 'prefill_tok_s'))} tok/s at {threads_text(best['threads'])}"]
@@ -684,7 +690,7 @@ def formats_section(res, machine):
         "",
         "Best = highest median tok/s among the workbench variants of that format (decode and prefill chosen apart). "
         "Read ceiling = read bandwidth ÷ the weight bytes a decode step streams (the model's weights × the format's "
-        "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625), with the bandwidth `probe_machine` measured at "
+        "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625, Q6_K 0.82, Q5_K 0.69, Q4_K 0.5625), with the bandwidth `probe_machine` measured at "
         "the smallest working set at least that large, for that thread count. Baseline ratios are against the "
         "baseline at the same thread count, or at 1 thread when it has no run at that count; peer ratios against "
         "the peers of the same format at the same thread count."]

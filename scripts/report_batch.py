@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from results_io import newest, num, parse_time, warn  # noqa: E402
 
-INT8_TYPES = ("Q8_0", "Q4_0")  # weight types whose kernels dot int8 codes: read against the int8 peak
+INT8_TYPES = ("Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K")  # weight types whose kernels dot int8 codes: read against the int8 peak
 KNEE_SHARE = 0.9  # the knee: the first B whose aggregate decode reaches this share of the group's best
 DPI = 110
 

@@ -67,6 +67,23 @@ TEST(Generate, ListsVariants) {
     EXPECT_NE(help.out.find("--variant"), std::string::npos);
 }
 
+// With no --variant a file's stored types choose the variant, and one stderr line says which and why.
+TEST(Generate, TheDefaultVariantFollowsTheFileAndSaysWhy) {
+    REQUIRE_MODEL("kq256-q4_k_m.gguf");
+    REQUIRE_MODEL("tok512.bin");
+    const std::string tok = test::model_path("tok512.bin");
+    const test::Output q = test::run("generate", {test::model_path("kq256-q4_k_m.gguf"), "-z", tok, "-n", "4", "-t", "0"});
+    ASSERT_EQ(q.exit_code, 0) << q.err;
+    EXPECT_NE(q.err.find("generate: variant tbb-quant: "), std::string::npos) << q.err;
+    EXPECT_NE(q.err.find("Q4_K, Q6_K"), std::string::npos) << q.err;
+    const test::Output named = test::run("generate", {test::model_path("kq256-q4_k_m.gguf"), "-z", tok, "-n", "4",
+                                                      "--variant", "naive", "--list-weights"});
+    ASSERT_EQ(named.exit_code, 0) << named.err;
+    EXPECT_EQ(named.err.find("variant"), std::string::npos) << named.err;  // a named variant needs no reason
+    EXPECT_NE(named.out.find("blk.1.attn_v.weight"), std::string::npos) << named.out;
+    EXPECT_NE(named.out.find("converted"), std::string::npos) << named.out;  // naive runs Q6_K as F32
+}
+
 struct BadRun {
     const char* what;
     std::vector<std::string> args;

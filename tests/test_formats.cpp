@@ -165,9 +165,10 @@ std::vector<Config> small_configs() {
     return {shared, llama3};
 }
 
-Checkpoint written_gguf(const Config& c, DType type, std::uint64_t seed, Buffer& file) {
+Checkpoint written_gguf(const Config& c, const GgufModelType& type, std::uint64_t seed, Buffer& file) {
     GgufModelOptions o;
-    o.type = type;
+    o.type = type.type;
+    o.mixed = type.mixed;
     o.name = "test";
     o.vocab = vocab_metadata(plain_vocab(c.vocab_size));
     write_gguf_model(c, synthetic_rows(c, seed), o, file.sink(), "test.gguf");
@@ -175,11 +176,11 @@ Checkpoint written_gguf(const Config& c, DType type, std::uint64_t seed, Buffer&
 }
 
 // The synthetic rows as the file holds them: each matrix through its type and back.
-RowSource rounded_rows(const Config& c, DType type, std::uint64_t seed) {
+RowSource rounded_rows(const Config& c, const GgufModelType& type, std::uint64_t seed) {
     RowSource exact = synthetic_rows(c, seed);
-    return [exact, type](const TensorSlot& t, std::int64_t row, float* out) {
+    return [exact, type, c](const TensorSlot& t, std::int64_t row, float* out) {
         exact(t, row, out);
-        const DType stored = gguf_tensor_type(t, type);
+        const DType stored = gguf_tensor_type(t, type, c.n_layers, c.shared_classifier);
         std::vector<std::byte> encoded(row_bytes(stored, t.cols));
         traits(stored).quantize_row(out, encoded.data(), t.cols);
         const WeightView one{encoded.data(), nullptr, 1, static_cast<int>(t.cols), stored};
@@ -190,7 +191,9 @@ RowSource rounded_rows(const Config& c, DType type, std::uint64_t seed) {
 TEST(GgufWrite, EveryTypeLoadsBackWithTheLogitsOfItsValues) {
     const std::vector<int> tokens{1, 7, 300, 42, 5};
     // Distance from the unrounded model's logits each type may add.
-    const std::pair<const char*, double> bounds[] = {{"f32", 0.0}, {"f16", 2e-3}, {"bf16", 1e-2}, {"q8_0", 5e-2}, {"q4_0", 0.4}};
+    const std::pair<const char*, double> bounds[] = {{"f32", 0.0},   {"f16", 2e-3},  {"bf16", 1e-2},  {"q8_0", 5e-2},
+                                                     {"q4_0", 0.4},  {"q4_k", 0.4},  {"q5_k", 0.2},   {"q6_k", 0.1},
+                                                     {"q4_k_m", 0.4}, {"q5_k_m", 0.2}};
     for (const Config& c : small_configs()) {
         const Checkpoint memory = synthetic_checkpoint(c, 5, "memory");
         const std::vector<float> exact = logits(memory, "naive", tokens);
@@ -199,15 +202,15 @@ TEST(GgufWrite, EveryTypeLoadsBackWithTheLogitsOfItsValues) {
             const GgufModelType* type = find_gguf_model_type(name);
             ASSERT_NE(type, nullptr);
             Buffer file;
-            const Checkpoint loaded = written_gguf(c, type->type, 5, file);
+            const Checkpoint loaded = written_gguf(c, *type, 5, file);
             EXPECT_EQ(loaded.config().summary(), c.summary());
             EXPECT_EQ(loaded.config().rope_freq_factors, c.rope_freq_factors);
             for (const TensorSlot& t : llama_tensors(c)) {
                 if (t.is_norm() || t.role == Role::embedding) continue;
-                EXPECT_EQ(slot_view(loaded.weights(), t).dtype, gguf_tensor_type(t, type->type)) << t.gguf_name();
+                EXPECT_EQ(slot_view(loaded.weights(), t).dtype, gguf_tensor_type(t, *type, c.n_layers, c.shared_classifier)) << t.gguf_name();
             }
             const std::vector<float> got = logits(loaded, "naive", tokens);
-            const Checkpoint rounded = checkpoint_from_rows(c, rounded_rows(c, type->type, 5), "rounded");
+            const Checkpoint rounded = checkpoint_from_rows(c, rounded_rows(c, *type, 5), "rounded");
             EXPECT_EQ(got, logits(rounded, "naive", tokens));  // the file holds exactly the rounded values
             std::printf("%s %s: logits within %.2g of the unrounded model's\n", name, c.summary().c_str(), relative_error(got, exact));
             EXPECT_LE(relative_error(got, exact), bound);
@@ -221,7 +224,7 @@ TEST(GgufWrite, EveryTypeLoadsBackWithTheLogitsOfItsValues) {
 TEST(GgufWrite, MatricesWhoseRowsAreNotWholeBlocksFallBackToF16) {
     const Config c = small_configs()[0];  // hidden 172: ffn_down rows are 172 wide
     Buffer file;
-    const Checkpoint loaded = written_gguf(c, DType::q8_0, 1, file);
+    const Checkpoint loaded = written_gguf(c, *find_gguf_model_type("q8_0"), 1, file);
     EXPECT_EQ(loaded.weights().layers[0].w2.dtype, DType::f16);
     EXPECT_EQ(loaded.weights().layers[0].w1.dtype, DType::q8_0);
     EXPECT_EQ(loaded.weights().classifier.dtype, DType::q8_0);  // the shared embedding, as stored
@@ -230,7 +233,7 @@ TEST(GgufWrite, MatricesWhoseRowsAreNotWholeBlocksFallBackToF16) {
 TEST(GgufWrite, TheFileCarriesWhatLlamaCppReads) {
     Config c = small_configs()[1];
     Buffer file;
-    written_gguf(c, DType::q4_0, 1, file);
+    written_gguf(c, *find_gguf_model_type("q4_0"), 1, file);
     const gguf::GgufFile f = gguf::GgufFile::parse(hold_bytes(bytes_of(file.bytes)), "test.gguf");
     EXPECT_EQ(f.get_string("general.architecture"), "llama");
     EXPECT_EQ(f.get_int("general.file_type"), 2);
@@ -471,7 +474,7 @@ TEST(MemoryGuard, AQ4KModelDequantisedToFp32DoesNotFitButItsInt8FormDoes) {
 TEST(MemoryGuard, CountsACheckpointsStoredTypesAndItsFp32Table) {
     const Config c = small_configs()[0];
     Buffer file;
-    const Checkpoint q8 = written_gguf(c, DType::q8_0, 1, file);
+    const Checkpoint q8 = written_gguf(c, *find_gguf_model_type("q8_0"), 1, file);
     const WeightFootprint f = footprint(q8);
     std::uint64_t q8_elements = 0, f16_elements = 0;
     for (const auto& m : f.matrices) {

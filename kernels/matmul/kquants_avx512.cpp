@@ -20,6 +20,11 @@ using wb::matmul::kquants::Tile;
 
 constexpr int kMR = 4;  // activation rows per tile
 constexpr int kKc = 2;  // super-blocks per depth pass when several tiles share a panel (at most 13 KiB, in L1)
+// Measured on a Zen 5 EPYC, one thread, TinyLlama's classifier from DRAM: q4_k 1.74-1.84 ms without, 0.81-0.87
+// with 8 KiB (4 and 6 KiB: 0.75-1.12), q6_k 2.7-3.0 against 1.27-1.34; L3-resident shapes within noise.
+constexpr long kPrefetchBytes = 8192;
+
+inline const float* x_row(const float* x, long r, int n, long k0) { return x + r * n + std::min<long>(k0, n); }
 
 enum class Kind { q4, q5, q6 };
 
@@ -78,6 +83,11 @@ void tile(const Tile& t, const Activations& a) {
     const __m512i high = _mm512_set1_epi8(K == Kind::q6 ? 0x30 : 0x10);
     for (int s = t.s0; s < t.s1; s++) {
         const std::uint8_t* super = t.panel + s * t.stride;
+        // The stream kPrefetchBytes ahead is asked for while this super-block is multiplied: from DRAM the hardware
+        // prefetcher alone leaves the core waiting (a prefetch past the panels' end never faults).
+        for (long line = 0; line < t.stride; line += 64) {
+            _mm_prefetch(reinterpret_cast<const char*>(super + kPrefetchBytes + line), _MM_HINT_T0);
+        }
         const std::uint8_t* header = super + kBlocks * f.block_bytes();
         const auto* halves = reinterpret_cast<const __m256i*>(header);
         __m512 d[kVecs], dmin[kVecs];
@@ -192,26 +202,37 @@ void panels_impl(const Format& f, const PackedWeight& w, const Activations& a, f
     }
 }
 
-// Per block of 32: int8 codes of amax / 127, the scale, and the code sums of the two halves.
+// Per super-block of 256 (ggml's Q8_K): one scale, amax / 127, shared by its eight blocks of 32; per block the
+// int8 codes and the code sums of its two halves.
 void quantize(const float* x, int m, int n, const ActivationBuffers& out) {
-    const long G = static_cast<long>(supers(n)) * kBlocks, np = G * kBlock;
+    const long S = supers(n), G = S * kBlocks, np = G * kBlock;
     const __m512 sign_off = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
     for (long r = 0; r < m; r++) {
-        for (long b = 0; b < G; b++) {
-            const long k0 = b * kBlock, len = std::clamp<long>(n - k0, 0, kBlock);
-            const __mmask16 m0 = static_cast<__mmask16>(len >= 16 ? 0xFFFF : (1u << len) - 1);
-            const __mmask16 m1 = static_cast<__mmask16>(len <= 16 ? 0 : len >= 32 ? 0xFFFF : (1u << (len - 16)) - 1);
-            const float* row = x + r * n + std::min<long>(k0, n);
-            const __m512 x0 = _mm512_maskz_loadu_ps(m0, row), x1 = _mm512_maskz_loadu_ps(m1, row + 16);
-            const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, sign_off), _mm512_and_ps(x1, sign_off)));
-            const float d = amax / 127.0f, inv = d != 0.0f ? 1.0f / d : 0.0f;
-            const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(x0, _mm512_set1_ps(inv)));
-            const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(x1, _mm512_set1_ps(inv)));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out.q + r * np + k0), _mm512_cvtsepi32_epi8(q0));
-            _mm_storeu_si128(reinterpret_cast<__m128i*>(out.q + r * np + k0 + 16), _mm512_cvtsepi32_epi8(q1));
-            out.scale[r * G + b] = d;
-            out.sums[2 * (r * G + b)] = _mm512_reduce_add_epi32(q0);
-            out.sums[2 * (r * G + b) + 1] = _mm512_reduce_add_epi32(q1);
+        for (long s = 0; s < S; s++) {
+            __m512 v[kBlocks][2];
+            __m512 amax = _mm512_setzero_ps();
+            for (long j = 0; j < kBlocks; j++) {
+                const long k0 = (s * kBlocks + j) * kBlock, len = std::clamp<long>(n - k0, 0, kBlock);
+                const __mmask16 m0 = static_cast<__mmask16>(len >= 16 ? 0xFFFF : (1u << len) - 1);
+                const __mmask16 m1 = static_cast<__mmask16>(len <= 16 ? 0 : len >= 32 ? 0xFFFF : (1u << (len - 16)) - 1);
+                const float* row = x_row(x, r, n, k0);
+                v[j][0] = _mm512_maskz_loadu_ps(m0, row);
+                v[j][1] = _mm512_maskz_loadu_ps(m1, row + 16);
+                amax = _mm512_max_ps(amax, _mm512_max_ps(_mm512_and_ps(v[j][0], sign_off), _mm512_and_ps(v[j][1], sign_off)));
+            }
+            const float top = _mm512_reduce_max_ps(amax);
+            const float d = top / 127.0f;
+            const __m512 inv = _mm512_set1_ps(top != 0.0f ? 127.0f / top : 0.0f);
+            for (long j = 0; j < kBlocks; j++) {
+                const long b = s * kBlocks + j, k0 = b * kBlock;
+                const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v[j][0], inv));
+                const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v[j][1], inv));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out.q + r * np + k0), _mm512_cvtsepi32_epi8(q0));
+                _mm_storeu_si128(reinterpret_cast<__m128i*>(out.q + r * np + k0 + 16), _mm512_cvtsepi32_epi8(q1));
+                out.scale[r * G + b] = d;
+                out.sums[2 * (r * G + b)] = _mm512_reduce_add_epi32(q0);
+                out.sums[2 * (r * G + b) + 1] = _mm512_reduce_add_epi32(q1);
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 // The registry rows of the K-quant kernels at one level, included at the end of that level's microkernel file
-// (kquants_avx512.cpp), which defines kMicrokernel and WB_DOT (its dot product, in words).
+// (kquants_avx2.cpp, kquants_avx512.cpp), which defines kMicrokernel and WB_DOT (its dot product, in words).
 #pragma once
 
 namespace wb::WB_ISA_NS::matmul {

@@ -46,18 +46,10 @@ void place(const Format& f, std::uint8_t* base, long G, long row, long b, const 
     std::memcpy(blk + f.code_bytes + (v * kLanes + lane) * 2, &scale, 2);
 }
 
-// The signed codes and fp16 scale of block b of a GGUF Q8_0 or Q4_0 row, taken as they are.
-void native_block(const Format& f, const std::uint8_t* row, long b, std::int8_t* q, std::uint16_t& scale) {
-    const std::uint8_t* blk = row + b * (f.bits == Bits::q8 ? 2 + kBlock : 2 + kBlock / 2);
-    std::memcpy(&scale, blk, 2);
-    for (int k = 0; k < kBlock; k++) {
-        q[k] = f.bits == Bits::q8 ? static_cast<std::int8_t>(blk[2 + k])
-                                  : static_cast<std::int8_t>((blk[2 + k % 16] >> (k < 16 ? 0 : 4) & 0x0F) - 8);
-    }
-}
-
 PackedWeight pack(const WeightView& view, const Format& f, ExecContext& ctx) {
-    const bool native = view.dtype == (f.bits == Bits::q8 ? DType::q8_0 : DType::q4_0);
+    // Blocks whose codes fit the format (Q8_0, Q5_0 and Q4_0 for Q8; Q4_0 for Q4) keep their codes and scale.
+    const TypeTraits& stored = traits(view.dtype);
+    const bool native = holds_exactly(f.bits == Bits::q8 ? DType::q8_0 : DType::q4_0, view.dtype);
     const PackedWeight src = native ? PackedWeight{view.data, nullptr, view.d, view.n, nullptr} : prepare_f32(view, ctx);
     const long d = src.d, n = src.n, G = blocks(src.n), P = panels(src);
     const std::size_t bytes = static_cast<std::size_t>(P * G * block_stride(f));
@@ -70,7 +62,10 @@ PackedWeight pack(const WeightView& view, const Format& f, ExecContext& ctx) {
     for (long row = 0; row < d; row++) {
         for (long b = 0; b < G; b++) {
             if (native) {
-                native_block(f, static_cast<const std::uint8_t*>(view.data) + row * row_bytes(view.dtype, n), b, q, scale);
+                const std::uint8_t* blk = static_cast<const std::uint8_t*>(view.data) + row * row_bytes(view.dtype, n) +
+                                          b * stored.block_bytes;
+                std::memcpy(&scale, blk, 2);
+                stored.codes(blk, q);
             } else {
                 const long k0 = b * kBlock, len = std::min<long>(kBlock, n - k0);
                 std::fill(block, block + kBlock, 0.0f);

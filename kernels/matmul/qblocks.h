@@ -43,8 +43,8 @@ inline long block_stride(const Format& f) { return f.code_bytes + kScaleBytes; }
 int blocks(int n);                  // ceil(n / kBlock)
 int panels(const PackedWeight& w);  // ceil(d / kPanelRows)
 
-// Re-lays out any weight the checkpoint holds: GGUF Q8_0 (for kQ8) and Q4_0 (for kQ4) blocks are taken
-// as they are, codes and scales unchanged; everything else is dequantised to fp32 and quantised here.
+// Re-lays out any weight the checkpoint holds: GGUF Q8_0, Q5_0 and Q4_0 blocks (for kQ8) and Q4_0 (for kQ4) are
+// taken as they are, codes and scales unchanged; everything else is dequantised to fp32 and quantised here.
 PackedWeight pack_q8(const WeightView& w, ExecContext& ctx);
 PackedWeight pack_q4(const WeightView& w, ExecContext& ctx);
 

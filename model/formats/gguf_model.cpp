@@ -12,7 +12,10 @@ using gguf::GgufFile;
 using gguf::TensorInfo;
 
 constexpr GgufModelType kModelTypes[] = {
-    {DType::f32, "f32", 0}, {DType::f16, "f16", 1}, {DType::bf16, "bf16", 32}, {DType::q8_0, "q8_0", 7}, {DType::q4_0, "q4_0", 2},
+    {DType::f32, "f32", 0},         {DType::f16, "f16", 1},           {DType::bf16, "bf16", 32},
+    {DType::q8_0, "q8_0", 7},       {DType::q4_0, "q4_0", 2},         {DType::q4_K, "q4_k", 14},
+    {DType::q5_K, "q5_k", 16},      {DType::q6_K, "q6_k", 18},        {DType::q4_K, "q4_k_m", 15, true},
+    {DType::q5_K, "q5_k_m", 17, true},
 };
 
 std::string shape_text(const std::vector<std::uint64_t>& dims) {
@@ -152,9 +155,18 @@ std::string gguf_model_type_names() {
     return names;
 }
 
-DType gguf_tensor_type(const TensorSlot& t, DType type) {
+DType gguf_tensor_type(const TensorSlot& t, const GgufModelType& type, int n_layers, bool shared_classifier) {
     if (t.is_norm()) return DType::f32;
-    return t.cols % traits(type).block == 0 ? type : DType::f16;
+    DType chosen = type.type;
+    if (type.mixed) {
+        const int i = t.layer, n = n_layers;
+        const bool more_bits = i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+        const bool classifier = t.role == Role::classifier || (shared_classifier && t.role == Role::embedding);
+        if (classifier || ((t.role == Role::wv || t.role == Role::w2) && more_bits)) chosen = DType::q6_K;
+    }
+    if (t.cols % traits(chosen).block == 0) return chosen;
+    if (traits(chosen).block == 256 && t.cols % traits(DType::q8_0).block == 0) return DType::q8_0;
+    return DType::f16;
 }
 
 GgufVocab vocab_metadata(const Vocab& v) {
@@ -191,7 +203,7 @@ gguf::Writer gguf_model_writer(const Config& c, const GgufModelOptions& o, const
     }
     const GgufModelType* type = nullptr;
     for (const GgufModelType& t : kModelTypes) {
-        if (t.type == o.type) type = &t;
+        if (t.type == o.type && t.mixed == o.mixed) type = &t;
     }
     if (type == nullptr) throw LoadError(name + ": cannot write a model as " + traits(o.type).name);
     gguf::Metadata m;
@@ -218,7 +230,7 @@ gguf::Writer gguf_model_writer(const Config& c, const GgufModelOptions& o, const
     for (const TensorSlot& t : llama_tensors(c)) {
         std::vector<std::uint64_t> dims{static_cast<std::uint64_t>(t.cols)};
         if (!t.is_norm()) dims.push_back(static_cast<std::uint64_t>(t.rows));
-        tensors.push_back({t.gguf_name(), dims, gguf_tensor_type(t, o.type)});
+        tensors.push_back({t.gguf_name(), dims, gguf_tensor_type(t, *type, c.n_layers, c.shared_classifier)});
     }
     return gguf::Writer(std::move(m), std::move(tensors), name);
 }

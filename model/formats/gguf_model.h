@@ -25,13 +25,17 @@ struct GgufModelType {
     DType type;
     const char* name;  // "q8_0"
     std::uint32_t file_type;
+    bool mixed = false;  // q4_k_m, q5_k_m: the classifier and some layers' V and down projections in Q6_K
 };
 const GgufModelType* find_gguf_model_type(std::string_view name);
-std::string gguf_model_type_names();  // "f32, f16, bf16, q8_0, q4_0"
+std::string gguf_model_type_names();  // "f32, f16, bf16, q8_0, q4_0, ..."
 
-// The type tensor t is written in when `type` is asked for: norms are F32; a matrix whose rows are not whole
-// blocks of `type` is F16 (as llama-quantize falls back).
-DType gguf_tensor_type(const TensorSlot& t, DType type);
+// The type tensor t of a model of n_layers is written in when `type` is asked for: norms are F32; in a mixed
+// K file the classifier (the embedding when it is shared) and the V and down projections of the layers
+// llama-quantize gives more bits (the first and last eighth, every third between) are Q6_K; a matrix whose
+// rows are not whole blocks of its type is Q8_0 when that type is a K-quant and the rows are whole Q8_0 blocks
+// (llama-quantize writes Q5_0 or Q8_0 there), else F16 (as llama-quantize falls back).
+DType gguf_tensor_type(const TensorSlot& t, const GgufModelType& type, int n_layers, bool shared_classifier);
 
 // The tokenizer.* key-values a model file will carry, and how many tokens they hold.
 struct GgufVocab {
@@ -46,6 +50,7 @@ GgufVocab tokenizer_metadata(const gguf::GgufFile& f);
 
 struct GgufModelOptions {
     DType type = DType::f32;  // matrices and the token embedding
+    bool mixed = false;       // GgufModelType::mixed
     std::string name;         // general.name
     GgufVocab vocab;
 };

@@ -22,8 +22,9 @@ REPORT = ROOT / "scripts" / "report.py"
 COMPARE = ROOT / "scripts" / "compare.py"
 SUMMARY_BASELINES = ("c-runfast", "c-runomp", "numpy", "python")
 # Bytes per weight of each format, and how a record's name tells its format (the report's documented rules).
-BYTES = {"fp32": 4.0, "bf16": 2.0, "int8": 1.0625, "int4": 0.5625}
-PEER_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0625, "int4": 0.5625}
+BYTES = {"fp32": 4.0, "bf16": 2.0, "int8": 1.0625, "int4": 0.5625, "Q4_K": 144 / 256, "Q5_K": 176 / 256,
+         "Q6_K": 210 / 256}
+PEER_BYTES = dict(BYTES, fp16=2.0)
 
 
 def run(script, *args):
@@ -66,12 +67,15 @@ def fmt(r):
         return "fp32"
     if r["impl"] == "peer":
         words = r["variant"].upper().split()
-        for prefix, name in (("Q4", "int4"), ("Q8", "int8"), ("BF16", "bf16"), ("F16", "fp16"), ("F32", "fp32")):
+        for prefix, name in (("Q4_K", "Q4_K"), ("Q5_K", "Q5_K"), ("Q6_K", "Q6_K"), ("Q4", "int4"), ("Q8", "int8"), ("BF16", "bf16"), ("F16", "fp16"), ("F32", "fp32")):
             if any(w.startswith(prefix) for w in words):
                 return name
         return "fp32"
     kernel = (r.get("matmul") or r["variant"]).replace("matmul.", "")
     parts = kernel.split("-")
+    for k_type in ("q4_k", "q5_k", "q6_k"):
+        if k_type in parts:
+            return k_type.upper()
     return "int4" if "q4" in parts else "int8" if "q8" in parts else "bf16" if "bf16" in parts else "fp32"
 
 
@@ -208,7 +212,7 @@ class ReportCase:
         model = max({r["model"] for r in workbench}, key=lambda m: fp32_bytes[m])
         mine = [r for r in workbench if r["model"] == model]
         decode_lines = [DECODE_LINE.match(line) for line in lines if line.startswith("fastest") and " decode " in line]
-        formats = [f for f in ("fp32", "bf16", "int8", "int4") if any(fmt(r) == f for r in mine)]
+        formats = [f for f in ("fp32", "bf16", "int8", "int4", "Q6_K", "Q5_K", "Q4_K") if any(fmt(r) == f for r in mine)]
         self.assertEqual([m.group(1) for m in decode_lines if m], formats[:len(decode_lines)], lines)
         self.assertTrue(all(decode_lines), lines)
         for m in decode_lines:
