@@ -96,6 +96,33 @@ struct Microkernel {
     void (*run_panels)(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1);
 };
 
+// A level's tile for M activation rows: one panel's super-blocks t.s0 .. t.s1 against rows t.row0 .. t.row0 + M.
+using TileFn = void (*)(const Tile& t, const Activations& a);
+inline constexpr int kTileRows = 4;  // the most activation rows a tile takes
+
+// The panel loop every level shares: y[:, rows of panels p0 .. p1) through tiles[M - 1] for M = 1 .. kTileRows rows.
+// One tile of rows streams each panel once in a single depth pass; more tiles take it kc super-blocks at a time,
+// so the part they share stays in L1.
+inline void for_each_tile(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1,
+                          int kc, const TileFn (&tiles)[kTileRows]) {
+    const long S = supers(w.n), G = S * kBlocks, stride = f.super_stride();
+    const long depth = m <= kTileRows ? S : kc;
+    for (int p = p0; p < p1; p++) {
+        Tile t{static_cast<const std::uint8_t*>(w.data) + p * S * stride, stride, G, G * kBlock, 0, 0, 0,
+               nullptr, w.d, w.d - p * kPanelRows < kPanelRows ? w.d - p * kPanelRows : kPanelRows, false};
+        for (long s0 = 0; s0 < S; s0 += depth) {
+            t.s0 = static_cast<int>(s0);
+            t.s1 = static_cast<int>(s0 + depth < S ? s0 + depth : S);
+            t.accumulate = s0 > 0;
+            for (int r = 0; r < m; r += kTileRows) {
+                t.row0 = r;
+                t.y = y + static_cast<long>(r) * w.d + static_cast<long>(p) * kPanelRows;
+                tiles[(m - r < kTileRows ? m - r : kTileRows) - 1](t, a);
+            }
+        }
+    }
+}
+
 void run(const Microkernel& k, const Format& f, const PackedWeight& w, const float* x, float* y, int m, ExecContext& ctx);
 void run_parallel(const Microkernel& k, const Format& f, const PackedWeight& w, const float* x, float* y, int m,
                   ExecContext& ctx);

@@ -18,7 +18,6 @@ using wb::matmul::kquants::Activations;
 using wb::matmul::kquants::Microkernel;
 using wb::matmul::kquants::Tile;
 
-constexpr int kMR = 4;  // activation rows per tile
 constexpr int kKc = 2;  // super-blocks per depth pass when several tiles share a panel (at most 13 KiB, in L1)
 // Measured on a Zen 5 EPYC, one thread, TinyLlama's classifier from DRAM: q4_k 1.74-1.84 ms without, 0.81-0.87
 // with 8 KiB (4 and 6 KiB: 0.75-1.12), q6_k 2.7-3.0 against 1.27-1.34; L3-resident shapes within noise.
@@ -177,30 +176,7 @@ void tile(const Tile& t, const Activations& a) {
 }
 
 template <Kind K>
-void panels_impl(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1) {
-    const long S = supers(w.n), G = S * kBlocks, stride = f.super_stride();
-    // One tile of rows streams each panel once; more tiles take it in depth passes that stay in L1.
-    const int kc = m <= kMR ? static_cast<int>(S) : kKc;
-    for (int p = p0; p < p1; p++) {
-        Tile t{static_cast<const std::uint8_t*>(w.data) + p * S * stride, stride, G, G * kBlock, 0, 0, 0,
-               nullptr, w.d, std::min(kPanelRows, w.d - p * kPanelRows), false};
-        for (long s0 = 0; s0 < S; s0 += kc) {
-            t.s0 = static_cast<int>(s0);
-            t.s1 = static_cast<int>(std::min(S, s0 + kc));
-            t.accumulate = s0 > 0;
-            for (int r = 0; r < m; r += kMR) {
-                t.row0 = r;
-                t.y = y + static_cast<long>(r) * w.d + static_cast<long>(p) * kPanelRows;
-                switch (std::min(kMR, m - r)) {
-                    case 1: tile<K, 1>(t, a); break;
-                    case 2: tile<K, 2>(t, a); break;
-                    case 3: tile<K, 3>(t, a); break;
-                    default: tile<K, 4>(t, a); break;
-                }
-            }
-        }
-    }
-}
+constexpr TileFn kTiles[kTileRows] = {tile<K, 1>, tile<K, 2>, tile<K, 3>, tile<K, 4>};
 
 // Per super-block of 256 (ggml's Q8_K): one scale, amax / 127, shared by its eight blocks of 32; per block the
 // int8 codes and the code sums of its two halves.
@@ -238,11 +214,8 @@ void quantize(const float* x, int m, int n, const ActivationBuffers& out) {
 }
 
 void run_panels(const Format& f, const PackedWeight& w, const Activations& a, float* y, int m, int p0, int p1) {
-    switch (f.type) {
-        case DType::q4_K: panels_impl<Kind::q4>(f, w, a, y, m, p0, p1); break;
-        case DType::q5_K: panels_impl<Kind::q5>(f, w, a, y, m, p0, p1); break;
-        default: panels_impl<Kind::q6>(f, w, a, y, m, p0, p1); break;
-    }
+    const TileFn(&tiles)[kTileRows] = f.type == DType::q4_K ? kTiles<Kind::q4> : f.type == DType::q5_K ? kTiles<Kind::q5> : kTiles<Kind::q6>;
+    for_each_tile(f, w, a, y, m, p0, p1, kKc, tiles);
 }
 
 constexpr Microkernel kMicrokernel{quantize, run_panels};
