@@ -557,6 +557,7 @@ def load_benchmarks(paths):
             data = json.loads(path.read_text())
             entries = data.get("benchmarks", [])
             sources.append(f"{path.name} ({data.get('context', {}).get('date', 'undated')})")
+            cpu = data.get("context", {}).get("cpu")
         except (OSError, ValueError, AttributeError) as e:
             warn(f"{path}: skipped unreadable benchmark file ({e})")
             continue
@@ -574,8 +575,31 @@ def load_benchmarks(paths):
             except ValueError:
                 continue
             out.append(dict(kernel=parts[0], case=parts[1], m=m, threads=threads, format=kernel_format(parts[0])[0],
-                            GFLOPS=counters[0], GBps=counters[1], working_set=counters[2], isa=b.get("label") or None))
+                            GFLOPS=counters[0], GBps=counters[1], working_set=counters[2], isa=b.get("label") or None,
+                            cpu=cpu))
     return out, sources
+
+
+def one_machine(records, positions, batched, benches, machine):
+    """A report is of one CPU: machine.json's (the probe of the latest `make bench`), else the newest record's.
+    Returns that CPU, the e2e, position and batched records and kernel benchmarks run on it, and a sentence naming
+    what was left out (records of other CPUs stay in the results directory as history)."""
+    cpu = (machine or {}).get("cpu") or max(records, key=lambda r: r["_time"]).get("cpu")
+    if not cpu:
+        return None, records, positions, batched, benches, ""
+    others = {}
+    for r in records + positions + batched:
+        if r.get("cpu") != cpu:
+            others[r.get("cpu") or "no CPU named"] = others.get(r.get("cpu") or "no CPU named", 0) + 1
+    other_benches = [b for b in benches if b.get("cpu") not in (None, cpu)]
+    kept = [[r for r in group if r.get("cpu") == cpu] for group in (records, positions, batched)]
+    said = ""
+    if others or other_benches:
+        parts = [f"{n} of {name}" for name, n in sorted(others.items())]
+        if other_benches:
+            parts.append(f"{len(other_benches)} kernel benchmarks of other CPUs")
+        said = f"Records of other machines left out: {', '.join(parts)}."
+    return cpu, kept[0], kept[1], kept[2], [b for b in benches if b not in other_benches], said
 
 
 def load_machine(path):
@@ -713,10 +737,9 @@ def machine_section(res, machine, bench_sources):
                 how = f"`{r['peer'].get('binary', '')}` {r['peer'].get('version', '')}".strip()
             rows.append((f"{impl} {name}", how or "n/a"))
     if machine:
-        for fmt, (key, what) in PEAKS.items():
-            if fmt != "int4":
-                rows.append((f"{what} peak", ", ".join(f"{v:.0f} at {threads_text(int(t))}"
-                                                       for t, v in sorted(machine[key].items())) or "not measured"))
+        for key, what in dict.fromkeys(PEAKS.values()):  # each unit once (int4 and the K formats use int8's)
+            rows.append((f"{what} peak", ", ".join(f"{v:.0f} at {threads_text(int(t))}"
+                                                   for t, v in sorted(machine[key].items())) or "not measured"))
     rows.append(("kernel benchmarks", distinct(bench_sources)))
     return ["### Machine and build", ""] + table(("", "value"), rows)
 
@@ -754,9 +777,15 @@ def main():
     if not records:
         warn(f"no e2e records in {args.results}")
         return 1
-    res = Results(records)
     machine = load_machine(args.results / "machine.json")
     benches, bench_sources = load_benchmarks(sorted(args.results.glob("bench_kernels*.json")))
+    cpu, records, positions, batched, benches, left_out = one_machine(records, positions, batched, benches, machine)
+    if left_out:
+        warn(left_out)
+    if not records:
+        warn(f"no e2e records of {cpu} in {args.results}")
+        return 1
+    res = Results(records)
     out.mkdir(parents=True, exist_ok=True)
     for pattern in STALE_FIGURES:  # figures of an earlier report that this one may not draw
         for old in out.glob(pattern):
@@ -772,8 +801,10 @@ def main():
     md = ["# Llama kernel workbench: results report", ""]
     md += [f"- {line}" for line in headline(res, machine, positions)] + [""]
     md += [f"From `{args.results}`: {len(res.records)} records of {len(res.models)} model(s) "
-           f"({', '.join(res.models)}), {len(benches)} matmul kernel benchmarks. "
-           + (f"Not in these results: {', '.join(absent)}." if absent else "Every part is present."), ""]
+           f"({', '.join(res.models)}), {len(benches)} matmul kernel benchmarks"
+           + (f", all run on {cpu}" if cpu else "") + ". "
+           + (f"Not in these results: {', '.join(absent)}." if absent else "Every part is present.")
+           + (f"\n{left_out}" if left_out else ""), ""]
     written = []
 
     def figure(title, name, draw, note, caption=""):

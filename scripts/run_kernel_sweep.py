@@ -152,6 +152,7 @@ def main():
             else:
                 merged["benchmarks"] += data.get("benchmarks", [])
             merged.setdefault("context", {})["family_seconds"] = timings
+            merged["context"]["cpu"] = cpu_model()
             write_atomically(args.out, merged)
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted; {len(timings)} finished families kept in {args.out}", file=sys.stderr)
@@ -159,6 +160,18 @@ def main():
     print(f"  {done} benchmarks in {duration(time.monotonic() - start)}; results in {args.out}"
           + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
+
+
+def cpu_model():
+    """/proc/cpuinfo's model name, as the records' `cpu` (harness/machine.cpp), so the report can tell machines apart."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1][1:].rstrip("\n")
+    except OSError:
+        pass
+    return "unknown"
 
 
 if __name__ == "__main__":

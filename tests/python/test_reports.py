@@ -45,7 +45,12 @@ def lines_of(path):
 
 
 def records(directory):
-    return [r for path in sorted(Path(directory).glob("*.jsonl")) for r in lines_of(path) if r.get("kind") == "e2e"]
+    """The e2e records of the report's machine: machine.json's CPU, else the newest record's."""
+    every = [r for path in sorted(Path(directory).glob("*.jsonl")) for r in lines_of(path) if r.get("kind") == "e2e"]
+    machine = Path(directory) / "machine.json"
+    cpu = json.loads(machine.read_text()).get("cpu") if machine.exists() else None
+    cpu = cpu or max(every, key=lambda r: r["timestamp"]).get("cpu")
+    return [r for r in every if r.get("cpu") == cpu]
 
 
 def newest(recs, fields):
@@ -328,6 +333,40 @@ class FullFixture(ReportCase, unittest.TestCase):
                           ("int8_gops", "int8 VNNI peak")):
             for t, v in machine[key].items():
                 self.assertIn(f"{v:.0f} at {t} thread", rows[what])
+
+
+OTHER_CPU = "Intel(R) Xeon(R) Other"
+
+
+class OtherMachinesLeftOut(ReportCase, unittest.TestCase):
+    """Records of another CPU beside the fixture's (a committed run of another machine, then `make bench` here):
+    the report is of machine.json's CPU alone, says what it left out, and none of the other CPU's numbers (ten
+    times faster, peers included) reach a summary line or a table."""
+
+    @staticmethod
+    def make(tmp):
+        out = subset("two_machines")(tmp)
+        foreign = []
+        for r in records(out):
+            r = dict(r, cpu=OTHER_CPU, timestamp="2030-01-01T00:00:00Z")
+            for field in ("prefill_tok_s", "decode_tok_s"):
+                if isinstance(r.get(field), dict) and r[field].get("median") is not None:
+                    r[field] = dict(r[field], median=10 * r[field]["median"])
+            foreign.append(json.dumps(r))
+        (out / "other.jsonl").write_text("\n".join(foreign) + "\n")
+        bench = json.loads((out / "bench_kernels.json").read_text())
+        bench.setdefault("context", {})["cpu"] = OTHER_CPU
+        (out / "bench_kernels_other.json").write_text(json.dumps(bench))
+        return out
+
+    def setUp(self):
+        self.ok = ok_runs(FIXTURE)  # the fixture's own records are what the report must hold
+
+    def test_names_what_it_left_out(self):
+        n = len(records(FIXTURE))
+        self.assertIn(f"Records of other machines left out: {n} of {OTHER_CPU}", self.md)
+        self.assertIn("kernel benchmarks of other CPUs", self.md)
+        self.assertIn("all run on AMD EPYC 9B14", self.md)
 
 
 class WithoutBaselines(ReportCase, unittest.TestCase):
