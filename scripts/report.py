@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from results_io import load_position_profiles, load_jsonl, median, newest, num, ratio, warn  # noqa: E402
+from results_io import (ceiling, load_position_profiles, load_jsonl, median, newest, num, ratio,  # noqa: E402
+                        read_bandwidth, warn)
 from report_batch import batch_section, load_batched  # noqa: E402
 
 # K-quant formats keep their type's name: each has its own bytes per weight (4.5, 5.5 and 6.5625 bits).
@@ -140,20 +141,9 @@ def weights_of(records):
     return max(fp32) if fp32 else min(r["model_bytes"] / number_format(r)[1] for r in records)
 
 
-def bandwidth(machine, threads, nbytes):
-    """Read GB/s at the smallest measured working set >= nbytes (else the largest measured)."""
-    runs = [e for e in (machine or {}).get("read_bandwidth", []) if e["threads"] == threads]
-    if not runs:
-        return None
-    fits = [e for e in runs if e["bytes"] >= nbytes]
-    return (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
-
-
-def ceiling(res, machine, record):
+def record_ceiling(res, machine, record):
     """Decode tok/s the read bandwidth allows for the weight bytes the record streams, or None."""
-    nbytes = res.streamed(record)
-    gbs = bandwidth(machine, record["threads"], nbytes)
-    return gbs * 1e9 / nbytes if gbs and nbytes > 0 else None
+    return ceiling(machine, record["threads"], res.streamed(record))
 
 
 def peak(machine, fmt, threads, isa=None):
@@ -243,7 +233,7 @@ def plot_summary(res, machine, path):
                 labels.append(threads_text(t))
                 y += 1
                 for label, r, color, hatch in summary_rows(res, model, t, field):
-                    c = ceiling(res, machine, r) if phase == "decode" and r["impl"] != "baseline" else None
+                    c = record_ceiling(res, machine, r) if phase == "decode" and r["impl"] != "baseline" else None
                     bars.append((y, median(r, field), color, hatch, c))
                     ticks.append(y)
                     labels.append(label)
@@ -315,7 +305,7 @@ def plot_roofline(benches, machine, path):
                 continue
             unit = "GOP/s" if PEAKS[fmt][0] == "int8_gops" else "GFLOP/s"
             top = peak(machine, fmt, t, mine[0].get("isa"))
-            dram, cache = bandwidth(machine, t, float("inf")), roof_bandwidth(machine, t, 1 << 20)
+            dram, cache = read_bandwidth(machine, t, float("inf")), roof_bandwidth(machine, t, 1 << 20)
             roofs = [f"{PEAKS[fmt][1]} peak {top:.0f}" if top else f"no {PEAKS[fmt][0]} in machine.json"]
             roofs += [f"{name} {gbs:.0f} GB/s" for gbs, name in ((dram, "DRAM"), (cache, "1 MiB")) if gbs]
             ax.set_title(f"{fmt}, {threads_text(t)}\n", fontsize=10.5)
@@ -649,7 +639,7 @@ def headline(res, machine, positions):
             continue
         parts = [f"fastest {fmt} decode on {model}: {best['variant']}, {rate(median(best, 'decode_tok_s'))} tok/s "
                  f"at {threads_text(best['threads'])}"]
-        c = ceiling(res, machine, best)
+        c = record_ceiling(res, machine, best)
         if c:
             parts.append(f"{100 * median(best, 'decode_tok_s') / c:.0f}% of the read ceiling")
         if res.peers(best):
@@ -700,7 +690,7 @@ def formats_section(res, machine):
                 if not dec:
                     continue
                 pre = res.best("prefill_tok_s", model=model, impl="workbench", fmt=fmt, threads=t)
-                c = ceiling(res, machine, dec)
+                c = record_ceiling(res, machine, dec)
                 d = median(dec, "decode_tok_s")
                 rows.append([model, t, fmt, dec["variant"], num(d), num(c), f"{100 * d / c:.0f}%" if c else "n/a",
                              pre["variant"], num(median(pre, "prefill_tok_s"))]
@@ -714,8 +704,9 @@ def formats_section(res, machine):
         "",
         "Best = highest median tok/s among the workbench variants of that format (decode and prefill chosen apart). "
         "Read ceiling = read bandwidth ÷ the weight bytes a decode step streams (the model's weights × the format's "
-        "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625, Q6_K 0.82, Q5_K 0.69, Q4_K 0.5625), with the bandwidth `probe_machine` measured at "
-        "the smallest working set at least that large, for that thread count. Baseline ratios are against the "
+        "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625, Q6_K 0.82, Q5_K 0.69, Q4_K 0.5625), with the read "
+        "bandwidth `probe_machine` measured at that thread count interpolated on log(bytes) between the working sets "
+        "either side of those bytes (a set that partly fits the last cache reads faster than DRAM). Baseline ratios are against the "
         "baseline at the same thread count, or at 1 thread when it has no run at that count; peer ratios against "
         "the peers of the same format at the same thread count."]
 

@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from results_io import newest, num, parse_time, warn  # noqa: E402
+from results_io import ceiling, newest, num, parse_time, warn  # noqa: E402
 
 INT8_TYPES = ("Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K")  # weight types whose kernels dot int8 codes: read against the int8 peak
 KNEE_SHARE = 0.9  # the knee: the first B whose aggregate decode reaches this share of the group's best
@@ -52,15 +52,6 @@ def load_batched(path):
     return out
 
 
-def bandwidth(machine, threads, nbytes):
-    """Read GB/s at the smallest measured working set >= nbytes (else the largest measured), or None."""
-    runs = [e for e in (machine or {}).get("read_bandwidth", []) if e.get("threads") == threads]
-    if not runs:
-        return None
-    fits = [e for e in runs if e["bytes"] >= nbytes]
-    return (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
-
-
 def params(r):
     return r["model_bytes"] / 4
 
@@ -70,10 +61,9 @@ def streamed_bytes(r):
     return params(r) * (r.get("bytes_per_weight") or 4)
 
 
-def ceiling(machine, r):
+def sequence_ceiling(machine, r):
     """One sequence's decode tok/s when every step streams the weights at the measured read bandwidth."""
-    gbs = bandwidth(machine, r["threads"], streamed_bytes(r))
-    return gbs * 1e9 / streamed_bytes(r) if gbs else None
+    return ceiling(machine, r["threads"], streamed_bytes(r))
 
 
 def int8_kernel(r):
@@ -119,7 +109,7 @@ def plot(model, grouped, machine, path):
         batches.update(bs)
         label = f"{variant}, {threads} thr" + (f" (P={P}, N={N})" if len({k[3:] for k, _ in grouped}) > 1 else "")
         ax.plot(bs, [r["decode_tok_s"]["median"] for r in rows], "o-", color=color, label=label)
-        c = ceiling(machine, rows[0])
+        c = sequence_ceiling(machine, rows[0])
         if c:
             ax.plot(bs, [b * c for b in bs], ":", color=color, linewidth=1,
                     label=f"{variant}: B × {num(c)} tok/s (memory line)")
@@ -166,7 +156,7 @@ def batch_section(records, machine, out):
         notes = []
         for (_, variant, threads, P, N), rows in mine:
             one = next((r["decode_tok_s"]["median"] for r in rows if r["batch"] == 1), None)
-            c = ceiling(machine, rows[0])
+            c = sequence_ceiling(machine, rows[0])
             value, _ = roof(machine, rows[0])
             for r in rows:
                 s = r["decode_tok_s"]["median"]

@@ -1,6 +1,7 @@
 """Reading result records (harness/SCHEMA.md); shared by report.py and compare.py."""
 
 import json
+import math
 import os
 import sys
 from datetime import datetime, timezone
@@ -120,3 +121,27 @@ def num(x):
     if x is None:
         return "n/a"
     return f"{x:.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def read_bandwidth(machine, threads, nbytes):
+    """Read GB/s for a working set of nbytes at this thread count from the probe's curve (machine.json), or None:
+    interpolated on log(bytes) between the measured sizes either side, so a set that partly fits the last cache
+    (stories110M's 116 MB of Q8_0 between a 64 MB and a 256 MB point) is read at a rate between theirs; beyond
+    the measured sizes, the nearest one's."""
+    runs = sorted((e for e in (machine or {}).get("read_bandwidth", []) if e.get("threads") == threads),
+                  key=lambda e: e["bytes"])
+    if not runs:
+        return None
+    if nbytes <= runs[0]["bytes"]:
+        return runs[0]["gbs"]
+    for lo, hi in zip(runs, runs[1:]):
+        if nbytes <= hi["bytes"]:
+            t = math.log(nbytes / lo["bytes"]) / math.log(hi["bytes"] / lo["bytes"])
+            return lo["gbs"] * (hi["gbs"] / lo["gbs"]) ** t
+    return runs[-1]["gbs"]
+
+
+def ceiling(machine, threads, nbytes):
+    """Decode tok/s the read bandwidth allows when each token streams nbytes of weights, or None."""
+    gbs = read_bandwidth(machine, threads, nbytes)
+    return gbs * 1e9 / nbytes if gbs and nbytes > 0 else None

@@ -1,5 +1,6 @@
 """Helpers shared by the Python tests: the records a benchmark writes, the tables of the reports built from them."""
 import json
+import math
 import os
 
 
@@ -28,3 +29,18 @@ def markdown_table(text, heading):
 def number(cell):
     """A table cell's number: '1,234', '2.50×' and '97%' read as 1234, 2.5 and 97."""
     return float(cell.rstrip("×%").replace(",", ""))
+
+
+def interpolated_gbs(runs, nbytes):
+    """The read rate the report documents for nbytes: between the probe's measured working sets either side the rate
+    goes as a power of the size (a straight line on log-log axes); outside them, the nearest measured size's."""
+    below = [e for e in runs if e["bytes"] <= nbytes]
+    above = [e for e in runs if e["bytes"] >= nbytes]
+    if not below:
+        return min(runs, key=lambda e: e["bytes"])["gbs"]
+    if not above:
+        return max(runs, key=lambda e: e["bytes"])["gbs"]
+    lo, hi = max(below, key=lambda e: e["bytes"]), min(above, key=lambda e: e["bytes"])
+    if hi["bytes"] == lo["bytes"]:
+        return lo["gbs"]
+    return lo["gbs"] * (hi["gbs"] / lo["gbs"]) ** (math.log(nbytes / lo["bytes"]) / math.log(hi["bytes"] / lo["bytes"]))

@@ -11,7 +11,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import markdown_table, number  # noqa: E402
+from helpers import interpolated_gbs, markdown_table, number  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "tests" / "fixtures" / "results"
@@ -85,9 +85,7 @@ class ReportBatchTest(unittest.TestCase):
                 self.assertClose(row["× B=1"], s_tg / one, msg=where)
                 streamed = r["model_bytes"] / 4 * r["bytes_per_weight"]
                 runs = [e for e in self.machine["read_bandwidth"] if e["threads"] == r["threads"]]
-                fits = [e for e in runs if e["bytes"] >= streamed]
-                gbs = (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
-                line = r["batch"] * gbs * 1e9 / streamed
+                line = r["batch"] * interpolated_gbs(runs, streamed) * 1e9 / streamed
                 self.assertClose(row["memory line"], line, msg=where)
                 peak = self.machine["int8_gops" if r["bytes_per_weight"] < 2 else "fma_gflops"][str(r["threads"])]
                 roof = peak * 1e9 / (2 * r["model_bytes"] / 4)

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "scripts" / "report.py"
 MACHINE = ROOT / "tests" / "fixtures" / "results" / "machine.json"
 MODEL_BYTES = 4 * 85_000_000
+CPU = json.loads(MACHINE.read_text())["cpu"]  # the report is of machine.json's CPU
 
 
 def record(impl, variant, threads, wtype, decode, prefill, status="ok", peer=None, minute=0):
@@ -22,7 +23,7 @@ def record(impl, variant, threads, wtype, decode, prefill, status="ok", peer=Non
         return {"samples": [] if v is None else [v], "median": v, "stddev": None if v is None else 0.0,
                 "min": v, "max": v}
     return {"schema": 1, "kind": "e2e", "timestamp": f"2026-11-25T10:{minute:02d}:00Z", "command": "bench_all",
-            "git_sha": "abc", "compiler": "", "flags": "", "cpu": "test cpu", "host": "vm", "impl": impl,
+            "git_sha": "abc", "compiler": "", "flags": "", "cpu": CPU, "host": "vm", "impl": impl,
             "variant": variant, "matmul": None, "attention": None, "weight_type": wtype, "peer": peer,
             "threads": threads, "model": "stories110M", "model_source": "synthetic", "model_bytes": MODEL_BYTES,
             "prompt_tokens": 64, "gen_tokens": 128, "repetitions": 1, "prefill_tok_s": rate(prefill),

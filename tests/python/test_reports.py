@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from helpers import markdown_table, number  # noqa: E402
+from helpers import interpolated_gbs, markdown_table, number  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "results"
@@ -97,8 +97,8 @@ def prefill(r):
 
 
 def expected_ceiling(directory, r):
-    """Read bandwidth at the smallest measured working set >= the weight bytes the record streams (else the
-    largest), divided by those bytes; None without machine.json."""
+    """Read bandwidth at the weight bytes the record streams, interpolated on log-log axes between the measured
+    working sets either side (the nearest one outside them), divided by those bytes; None without machine.json."""
     path = Path(directory) / "machine.json"
     if not path.exists():
         return None
@@ -107,9 +107,7 @@ def expected_ceiling(directory, r):
     weights = max(fp32) if fp32 else min(x["model_bytes"] / bytes_per_weight(x) for x in model)
     nbytes = min(r["model_bytes"], weights * bytes_per_weight(r))
     runs = [e for e in json.loads(path.read_text())["read_bandwidth"] if e["threads"] == r["threads"]]
-    fits = [e for e in runs if e["bytes"] >= nbytes]
-    gbs = (min(fits, key=lambda e: e["bytes"]) if fits else max(runs, key=lambda e: e["bytes"]))["gbs"]
-    return gbs * 1e9 / nbytes
+    return interpolated_gbs(runs, nbytes) * 1e9 / nbytes
 
 
 def png_size(path):
