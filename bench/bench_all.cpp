@@ -16,6 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "bench/baseline_table.h"
+#include "bench/bench_all_options.h"
+#include "bench/bench_all_table.h"
+#include "bench/position_sweep.h"
 #include "cli/args.h"
 #include "harness/json.h"
 #include "harness/machine.h"
@@ -30,6 +34,7 @@
 namespace {
 
 using namespace wb;
+using namespace wb::bench_all;
 
 volatile std::sig_atomic_t g_stop = 0;
 volatile std::sig_atomic_t g_child = 0;
@@ -45,139 +50,6 @@ void check_stop() {
 }
 
 using cli::ModelSpec;
-
-struct Options {
-    std::vector<std::string> variants;  // empty: every available one
-    std::vector<int> threads;
-    std::vector<ModelSpec> models;
-    std::vector<Peer> peers;
-    int prompt_tokens = 64, gen_tokens = 128, repetitions = 5;
-    bool baselines = true, profile = false, quick = false;
-    std::string output = "results";
-    std::string command;  // argv, for the records
-};
-
-constexpr int kGateTokens = 32;
-constexpr int kSweepContext = 8192;  // the stories15M shape, its context stretched for the position sweep
-constexpr int kPythonTokens = 8;                // pure Python: a short prompt and generation
-constexpr std::uint64_t kPythonMaxParams = 30'000'000;  // and only on models it finishes in seconds
-
-void print_help() {
-    std::printf(
-        "usage: bench_all [options]\n"
-        "End-to-end prefill and decode tokens/s of every variant, thread count and model, against the C and\n"
-        "Python baselines. Tables go to stdout, progress to stderr, records to OUTPUT/<date>-<host>.jsonl|csv.\n\n"
-        "  --variants a,b        variants to run (default: all available; see generate --list-variants)\n"
-        "  --threads 1,2         thread counts (default: 1 and all cores)\n"
-        "%s"
-        "  --model PATH          a checkpoint, llama2.c or GGUF (repeatable)\n"
-        "  --synthetic SHAPE     a synthetic model in memory (repeatable): %s\n"
-        "                        default models: synthetic stories15M and stories110M, plus stories260K.bin\n"
-        "                        when the models directory has it\n"
-        "  --prompt-tokens P     prompt length (default 64)\n"
-        "  --gen-tokens N        generated tokens (default 128)\n"
-        "  --repetitions R       timed runs after one warm-up (default 5)\n"
-        "  --no-baselines        skip the C and Python baselines\n"
-        "  --peer KIND=PATH      also measure another engine on the same models (repeatable); KIND is one of\n"
-        "                        %s: llama.cpp=a llama-bench binary, llama2.c=run binaries\n"
-        "                        (comma-separated); KIND:NAME=PATH names it in records and tables\n"
-        "  --profile             also record time per operation per position, and sweep decode positions\n"
-        "                        128 .. %d on the stories15M shape to find where attention overtakes the matmuls\n"
-        "  --quick               a smoke run of about a minute (P=16, N=32, R=2, small models)\n"
-        "  --output DIR          where records go (default results)\n"
-        "  --help                this text\n"
-        "Models directory (tokenizers, stories260K): $WORKBENCH_MODELS or %s\n",
-        cli::isa_help().c_str(), shape_names().c_str(), peer_kind_names().c_str(), kSweepContext, WORKBENCH_MODELS_DIR);
-}
-
-// "a,b" -> {a, b}; an empty list or an empty item is a usage error.
-std::vector<std::string> split(std::string_view flag, std::string_view s) {
-    std::vector<std::string> out;
-    std::stringstream ss{std::string(s)};
-    for (std::string item; std::getline(ss, item, ',');) {
-        if (item.empty()) throw cli::UsageError(std::string(flag) + " has an empty item in '" + std::string(s) + "'");
-        out.push_back(item);
-    }
-    if (out.empty() || s.back() == ',') throw cli::UsageError(std::string(flag) + " needs a comma-separated list");
-    return out;
-}
-
-Options parse(int argc, char** argv) {
-    Options o;
-    for (int i = 0; i < argc; i++) o.command += (i ? " " : "") + std::string(argv[i]);
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    bool prompt_set = false, gen_set = false, reps_set = false;
-    cli::Args args(argc, argv);
-    while (args.next()) {
-        const std::string_view a = args.current();
-        if (a == "--help" || a == "-h") {
-            print_help();
-            std::exit(0);
-        } else if (a == "--isa") {
-            cli::isa_argument(args.value());
-        } else if (a == "--variants") {
-            o.variants = split(a, args.value());
-            for (const std::string& v : o.variants) cli::variant_argument(v);
-        } else if (a == "--threads") {
-            for (const std::string& t : split(a, args.value())) {
-                o.threads.push_back(static_cast<int>(cli::parse_int("--threads", t, 1, max_threads())));
-            }
-        } else if (a == "--model") {
-            o.models.push_back(cli::model_file_argument(args.value()));
-        } else if (a == "--synthetic") {
-            o.models.push_back(cli::synthetic_argument(args.value()));
-        } else if (a == "--prompt-tokens") {
-            o.prompt_tokens = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
-            prompt_set = true;
-        } else if (a == "--gen-tokens") {
-            o.gen_tokens = static_cast<int>(cli::parse_int(a, args.value(), 1, 1 << 20));
-            gen_set = true;
-        } else if (a == "--repetitions") {
-            o.repetitions = static_cast<int>(cli::parse_int(a, args.value(), 1, 1000));
-            reps_set = true;
-        } else if (a == "--peer") {
-            try {
-                for (Peer& p : parse_peer_argument(args.value())) {
-                    for (const Peer& q : o.peers) {
-                        if (q.label() == p.label()) throw cli::UsageError("--peer " + p.label() + " given twice (name one with KIND:NAME=PATH)");
-                    }
-                    o.peers.push_back(std::move(p));
-                }
-            } catch (const std::invalid_argument& e) {
-                throw cli::UsageError(e.what());
-            }
-        } else if (a == "--no-baselines") {
-            o.baselines = false;
-        } else if (a == "--profile") {
-            o.profile = true;
-        } else if (a == "--quick") {
-            o.quick = true;
-        } else if (a == "--output") {
-            o.output = args.value();
-        } else {
-            throw cli::UsageError("unknown option '" + std::string(a) + "'");
-        }
-    }
-    cli::output_directory(o.output);
-    if (o.quick) {
-        if (!prompt_set) o.prompt_tokens = 16;
-        if (!gen_set) o.gen_tokens = 32;
-        if (!reps_set) o.repetitions = 2;
-    }
-    if (o.threads.empty()) o.threads = cores > 1 ? std::vector<int>{1, cores} : std::vector<int>{1};
-    if (o.models.empty()) {
-        o.models.push_back({"stories15M", std::nullopt, "stories15M"});
-        if (!o.quick) o.models.push_back({"stories110M", std::nullopt, "stories110M"});
-        const std::string small = cli::models_dir() + "/stories260K.bin";
-        if (std::filesystem::exists(small)) o.models.push_back({"stories260K", small, std::nullopt});
-    }
-    if (o.variants.empty()) {
-        for (const Variant& v : variants()) {
-            if (resolve_variant(v.name).available()) o.variants.push_back(v.name);
-        }
-    }
-    return o;
-}
 
 // A model as every implementation sees it: the checkpoint, its tokenizer, a file for the baselines.
 struct Model {
@@ -228,78 +100,6 @@ std::string prompt_text(const Tokenizer& tok, int tokens) {
     return best;
 }
 
-struct Row {
-    std::string label;
-    int threads;
-    Record record;
-};
-
-double decode_of(const std::vector<Row>& rows, const std::string& label, int threads) {
-    for (const Row& r : rows) {
-        if (r.label == label && r.threads == threads && r.record.status == "ok") return r.record.decode_tok_s.median;
-    }
-    return 0;
-}
-
-// The fastest decode of the named peer's runs in this weight type at this thread count (0: none).
-double peer_decode_of(const std::vector<Row>& rows, const std::string& peer, const std::optional<std::string>& type, int threads) {
-    double best = 0;
-    for (const Row& r : rows) {
-        const Record& p = r.record;
-        if (p.peer && p.peer->name == peer && type && p.weight_type == type && r.threads == threads && p.status == "ok") {
-            best = std::max(best, p.decode_tok_s.median);
-        }
-    }
-    return best;
-}
-
-// "median ± sd", or "—" for a rate the program does not report.
-std::string rate(const Summary& s) {
-    if (!std::isfinite(s.median)) return "—";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, std::isfinite(s.stddev) ? "%.1f ± %.1f" : "%.1f", s.median, s.stddev);
-    return buf;
-}
-
-void print_table(const std::string& model, const std::vector<Row>& rows, const std::vector<Peer>& peers) {
-    auto ratio = [](double a, double b) -> std::string {
-        if (!(a > 0) || !(b > 0)) return "—";
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.2fx", a / b);
-        return buf;
-    };
-    std::vector<std::string> peer_names;  // one "vs" column each, like for like in weight type
-    for (const Peer& p : peers) {
-        if (std::find(peer_names.begin(), peer_names.end(), p.name) == peer_names.end()) peer_names.push_back(p.name);
-    }
-    std::printf("\n### %s\n\n", model.c_str());
-    std::printf("| variant | threads | prefill tok/s | decode tok/s | TTFT ms | vs C runfast/omp | vs Python | vs naive |");
-    for (const std::string& n : peer_names) std::printf(" vs %s |", n.c_str());
-    std::printf(" status |\n|");
-    for (std::size_t i = 0; i < 9 + peer_names.size(); i++) std::printf(" --- |");
-    std::printf("\n");
-    const double python = decode_of(rows, "python", 1);
-    for (const Row& r : rows) {
-        const Record& rec = r.record;
-        const double c = r.threads == 1 ? decode_of(rows, "c-runfast", 1) : decode_of(rows, "c-runomp", r.threads);
-        const double naive = decode_of(rows, "naive", r.threads);
-        const double dec = rec.status == "ok" ? rec.decode_tok_s.median : 0.0;
-        std::string status = rec.status;
-        if (rec.agreement) status += " (agreement " + std::to_string(static_cast<int>(*rec.agreement * 100 + 0.5)) + "%)";
-        if (rec.error) status += ": " + *rec.error;
-        char ttft[32] = "—";
-        if (std::isfinite(rec.ttft_ms.median)) std::snprintf(ttft, sizeof ttft, "%.1f", rec.ttft_ms.median);
-        std::printf("| %s | %d | %s | %s | %s | %s | %s | %s |", r.label.c_str(), r.threads, rate(rec.prefill_tok_s).c_str(),
-                    rate(rec.decode_tok_s).c_str(), ttft, ratio(dec, c).c_str(), ratio(dec, python).c_str(),
-                    ratio(dec, naive).c_str());
-        for (const std::string& n : peer_names) {
-            std::printf(" %s |", ratio(dec, peer_decode_of(rows, n, rec.weight_type, r.threads)).c_str());
-        }
-        std::printf(" %s |\n", status.c_str());
-    }
-    std::fflush(stdout);
-}
-
 class Bench {
 public:
     explicit Bench(Options o) : o_(std::move(o)), build_(build_info()), stem_(results_stem(build_)) {
@@ -312,7 +112,12 @@ public:
         bool completed = true;
         if (o_.profile) {
             try {
-                position_sweep();
+                position_sweep({o_.threads.front(), o_.command, build_,
+                                (std::filesystem::path(o_.output) / (stem_ + ".jsonl")).string(),
+                                [&](const std::string& variant, const std::string& what) {
+                                    announce(variant, o_.threads.front(), what, position_sweep_work());
+                                },
+                                check_stop});
             } catch (const Interrupted&) {
                 return false;
             }
@@ -352,7 +157,7 @@ private:
         double total = 0;
         if (o_.profile) {
             jobs++;
-            total += sweep_work();
+            total += position_sweep_work();
         }
         for (const ModelSpec& spec : o_.models) {
             const Config c = spec.path ? Checkpoint::open(*spec.path).config() : *find_shape(*spec.shape);
@@ -365,7 +170,7 @@ private:
                 total += n_peer * work(c, run_positions(c), o_.repetitions + 1);  // + its warm-up
             }
             if (!o_.baselines) continue;
-            for (const Baseline& b : baselines()) {
+            for (const Baseline& b : baselines(bin_dir_)) {
                 for (const int threads : o_.threads) {
                     if (!baseline_runs_at(b, c, threads)) continue;
                     jobs++;
@@ -376,7 +181,6 @@ private:
         progress_.emplace(jobs, total);
     }
 
-    static double sweep_work() { return work(*find_shape("stories15M"), 6 * 7, 1); }
 
     // Starts the next measurement's progress line on stderr ("[3/40] tbb 2 threads stories110M (...):").
     void announce(const std::string& what, int threads, const std::string& model, double job_work) {
@@ -423,33 +227,40 @@ private:
         const int gate_steps = std::min(budget, P + kGateTokens - 1);
 
         const std::vector<int> reference = greedy(m, tok, prompt, gate_steps, "naive").tokens;
-        for (const std::string& variant : o_.variants) {
-            for (const int threads : o_.threads) {
-                check_stop();
-                rows.push_back({variant, threads, measure_variant(m, tok, prompt, steps, gate_steps, reference, variant, threads)});
-                append_record(rows.back().record, o_.output, stem_);
-            }
-        }
-        if (o_.baselines) run_baselines(m, tok, text, P, N, rows);
-        if (!o_.peers.empty()) run_peers(m, text, P, N, rows);
-    }
-
-    // Each peer on this model in each weight type it shares with the run's variants, at each thread count it can use.
-    void run_peers(const Model& m, const std::string& text, int P, int N, std::vector<Row>& rows) {
         PeerModels files(m.spec.name, peer_model_writer(m.checkpoint, m.tokenizer_path));
         const Checkpoint& ck = m.checkpoint;
         if (!m.file.empty() && (ck.format() == Format::synthetic || (ck.format() == Format::llama2c && ck.version() == 0))) {
             files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);  // the baselines' v0 file
         }
+        // A thread count at a time, variants then baselines then peers, so that every ratio of the table compares
+        // runs minutes apart, not a whole model's run apart (the machine drifts).
+        for (const int threads : o_.threads) {
+            for (const std::string& variant : o_.variants) {
+                check_stop();
+                rows.push_back({variant, threads, measure_variant(m, tok, prompt, steps, gate_steps, reference, variant, threads)});
+                append_record(rows.back().record, o_.output, stem_);
+            }
+            if (o_.baselines) run_baselines(m, tok, text, P, N, threads, rows);
+            if (!o_.peers.empty()) run_peers(m, files, text, P, N, threads, rows);
+        }
+    }
+
+    // Each peer on this model in each weight type it shares with the run's variants, at this thread count when it
+    // can use it.
+    void run_peers(const Model& m, PeerModels& files, const std::string& text, int P, int N, int at_threads,
+                   std::vector<Row>& rows) {
         for (const Peer& peer : o_.peers) {
             const std::vector<std::pair<DType, int>> jobs = peer_jobs(peer);
             if (jobs.empty()) {
-                std::fprintf(stderr, "bench_all: %s: %s skipped, no variant of the run streams a type it takes\n",
-                             m.spec.name.c_str(), peer.label().c_str());
+                if (at_threads == o_.threads.front()) {
+                    std::fprintf(stderr, "bench_all: %s: %s skipped, no variant of the run streams a type it takes\n",
+                                 m.spec.name.c_str(), peer.label().c_str());
+                }
                 continue;
             }
             const std::string output = peer.kind->outputs.empty() ? "" : peer_output(peer);
             for (const auto& [type, threads] : jobs) {
+                if (threads != at_threads) continue;
                 check_stop();
                 rows.push_back({peer_variant(peer, type), threads, measure_peer_run(m, files, peer, type, text, P, N, threads, output)});
                 append_record(rows.back().record, o_.output, stem_);
@@ -584,106 +395,25 @@ private:
         return r;
     }
 
-    // Decode steps at growing positions on the stories15M shape with the default variant: per-op time
-    // at each position, and the first position where attention costs more than all the matmuls.
-    void position_sweep() {
-        Config c = *find_shape("stories15M");
-        c.seq_len = kSweepContext;
-        const Checkpoint ck = synthetic_checkpoint(c, 1, "stories15M-8k");
-        const std::string variant = default_variant();
-        const int threads = o_.threads.front();
-        ExecContext ctx(threads);
-        Profiler prof;
-        Transformer model(ck, resolve_variant(variant), ctx);
-        std::vector<int> positions;
-        for (int p = 128; p < kSweepContext; p *= 2) positions.push_back(p);
-        positions.push_back(kSweepContext - 1);
-        JsonWriter j;
-        j.begin_object().field("schema", 1).field("kind", "position_profile").field("timestamp", utc_now())
-            .field("command", o_.command).field("git_sha", build_.git_sha).field("cpu", build_.cpu)
-            .field("model", "stories15M").field("context", kSweepContext).field("variant", variant)
-            .field("threads", threads).begin_array("positions");
-        for (const int p : positions) j.value(p);
-        j.end_array().key("ms").begin_object();
-        std::vector<std::vector<double>> ms(static_cast<int>(Op::count));
-        constexpr int kSteps = 5;
-        announce(variant, threads, "stories15M position sweep", sweep_work());
-        std::optional<int> crossover;
-        for (const int p : positions) {
-            check_stop();
-            const int token = 42;
-            model.forward(&token, 1, p - 1);  // warm-up
-            ctx.observer = &prof;
-            prof.reset();
-            for (int i = 0; i < kSteps; i++) model.forward(&token, 1, p);
-            ctx.observer = nullptr;
-            double matmuls = 0;
-            for (int op = 0; op < static_cast<int>(Op::count); op++) {
-                ms[op].push_back(prof.seconds(static_cast<Op>(op)) * 1e3 / kSteps);
-                const Op o = static_cast<Op>(op);
-                if (o == Op::qkv || o == Op::o || o == Op::ffn_up_gate || o == Op::ffn_down || o == Op::classifier) {
-                    matmuls += ms[op].back();
-                }
-            }
-            if (!crossover && ms[static_cast<int>(Op::attention)].back() > matmuls) crossover = p;
-            std::fprintf(stderr, " %d", p);
-        }
-        for (int op = 0; op < static_cast<int>(Op::count); op++) {
-            j.begin_array(op_name(static_cast<Op>(op)));
-            for (const double v : ms[op]) j.value(v);
-            j.end_array();
-        }
-        j.end_object().key("attention_overtakes_matmuls_at");
-        if (crossover) j.value(*crossover);
-        else j.null();
-        j.end_object();
-        const std::string path = (std::filesystem::path(o_.output) / (stem_ + ".jsonl")).string();
-        append_line(path, j.str());
-        if (crossover) std::fprintf(stderr, ": attention overtakes the matmuls at position %d\n", *crossover);
-        else std::fprintf(stderr, ": attention stays below the matmuls up to position %d\n", kSweepContext - 1);
-    }
-
-    struct Baseline {
-        std::string name;
-        std::vector<std::string> command;
-        std::string threads_env;  // empty: single-threaded
-        std::string compiler, flags;  // how it is built or run, for its records
-    };
-
-    std::vector<Baseline> baselines() const {
-        const std::string py = std::string(WORKBENCH_PYTHON), scripts = std::string(WORKBENCH_SOURCE_DIR) + "/bench/baselines/python/";
-        return {
-            {"c-run", {bin_dir_ + "/baseline-run"}, "", "cc", "-O3 -ffp-contract=off"},
-            {"c-runfast", {bin_dir_ + "/baseline-runfast"}, "", "cc", "-Ofast -march=native"},
-            {"c-runomp", {bin_dir_ + "/baseline-runomp"}, "OMP_NUM_THREADS", "cc", "-Ofast -march=native -fopenmp"},
-            {"numpy", {py, scripts + "llama2_numpy.py"}, "OPENBLAS_NUM_THREADS", py, "NumPy on the system BLAS"},
-            {"python", {py, scripts + "llama2_pure.py"}, "", py, "pure CPython"},
-        };
-    }
-
-    // Single-threaded baselines run at 1 thread only; pure Python only on models it finishes in seconds.
-    static bool baseline_runs_at(const Baseline& b, const Config& c, int threads) {
-        if (b.threads_env.empty() && threads != 1) return false;
-        return b.name != "python" || c.matmul_params() <= kPythonMaxParams;
-    }
-
-    void run_baselines(const Model& m, const Tokenizer& tok, const std::string& text, int P, int N, std::vector<Row>& rows) {
-        for (const Baseline& b : baselines()) {
+    // The baselines that run at this thread count.
+    void run_baselines(const Model& m, const Tokenizer& tok, const std::string& text, int P, int N, int threads,
+                       std::vector<Row>& rows) {
+        for (const Baseline& b : baselines(bin_dir_)) {
             const bool python = b.name == "python";
             if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
-                std::fprintf(stderr, "bench_all: %s: pure Python skipped (over %llu parameters)\n", m.spec.name.c_str(),
-                             static_cast<unsigned long long>(kPythonMaxParams));
+                if (threads == o_.threads.front()) {
+                    std::fprintf(stderr, "bench_all: %s: pure Python skipped (over %llu parameters)\n", m.spec.name.c_str(),
+                                 static_cast<unsigned long long>(kPythonMaxParams));
+                }
                 continue;
             }
+            if (!baseline_runs_at(b, m.checkpoint.config(), threads)) continue;
             const std::string b_text = python ? prompt_text(tok, kPythonTokens) : text;
             const int b_P = python ? static_cast<int>(tok.encode(b_text, tok.add_bos()).size()) : P;
             const int b_N = python ? kPythonTokens : N;
-            for (const int threads : o_.threads) {
-                if (!baseline_runs_at(b, m.checkpoint.config(), threads)) continue;
-                check_stop();
-                rows.push_back({b.name, threads, measure_baseline(m, b, b_text, b_P, b_N, threads, python ? 1 : o_.repetitions)});
-                append_record(rows.back().record, o_.output, stem_);
-            }
+            check_stop();
+            rows.push_back({b.name, threads, measure_baseline(m, b, b_text, b_P, b_N, threads, python ? 1 : o_.repetitions)});
+            append_record(rows.back().record, o_.output, stem_);
         }
     }
 

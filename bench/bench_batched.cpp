@@ -69,28 +69,13 @@ void print_help() {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 0; i < argc; i++) {
-        if (i > 0) o.command += ' ';
-        o.command += argv[i];
-    }
+    o.command = cli::command_line(argc, argv);
     bool quick = false;
     cli::Args args(argc, argv);
     while (args.next()) {
         const std::string_view a = args.current();
-        if (a == "--help" || a == "-h") {
-            print_help();
-            std::exit(0);
-        } else if (a == "--model") {
-            o.models.push_back(cli::model_file_argument(args.value()));
-        } else if (a == "--synthetic") {
-            o.models.push_back(cli::synthetic_argument(args.value()));
-        } else if (a == "--isa") {
-            cli::isa_argument(args.value());
-        } else if (a == "--variants") {
-            o.variants = cli::parse_list(a, args.value());
-            for (const std::string& v : o.variants) cli::variant_argument(v);
-        } else if (a == "--threads") {
-            o.threads = cli::parse_int_list(a, args.value(), 1, max_threads());
+        if (cli::bench_option(a, args, {o.variants, o.threads, o.models}, print_help)) {
+            continue;
         } else if (a == "--npp") {
             o.npp = cli::parse_int_list(a, args.value(), 1, 1 << 20);
         } else if (a == "--ntg") {

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "model/config.h"
+#include "kernels/exec_context.h"
 #include "model/formats/llama_layout.h"
 
 namespace wb::cli {
@@ -117,6 +118,33 @@ ModelSpec model_file_argument(std::string_view path) {
 ModelSpec synthetic_argument(std::string_view shape) {
     if (!find_shape(shape)) throw UsageError("unknown shape '" + std::string(shape) + "' (known: " + shape_names() + ")");
     return {std::string(shape), std::nullopt, std::string(shape)};
+}
+
+std::string command_line(int argc, char** argv) {
+    std::string command;
+    for (int i = 0; i < argc; i++) command.append(i > 0 ? " " : "").append(argv[i]);
+    return command;
+}
+
+bool bench_option(std::string_view a, Args& args, const RunSelection& into, void (*help)()) {
+    if (a == "--help" || a == "-h") {
+        help();
+        std::exit(0);
+    } else if (a == "--isa") {
+        isa_argument(args.value());
+    } else if (a == "--variants") {
+        into.variants = parse_list(a, args.value());
+        for (const std::string& v : into.variants) variant_argument(v);
+    } else if (a == "--threads") {
+        into.threads = parse_int_list(a, args.value(), 1, max_threads());
+    } else if (a == "--model") {
+        into.models.push_back(model_file_argument(args.value()));
+    } else if (a == "--synthetic") {
+        into.models.push_back(synthetic_argument(args.value()));
+    } else {
+        return false;
+    }
+    return true;
 }
 
 void output_directory(const std::string& dir) {

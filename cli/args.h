@@ -68,6 +68,18 @@ ModelSpec model_file_argument(std::string_view path);
 // --synthetic SHAPE: a UsageError naming the known shapes for any other.
 ModelSpec synthetic_argument(std::string_view shape);
 
+// The options both benchmarks take: --help (prints `help`, exits 0), --isa, --variants a,b, --threads 1,2,
+// --model PATH and --synthetic SHAPE (repeatable). Takes the option `a` (and its value from args) and returns true
+// when it is one of these; false leaves it to the caller.
+struct RunSelection {
+    std::vector<std::string>& variants;
+    std::vector<int>& threads;
+    std::vector<ModelSpec>& models;
+};
+bool bench_option(std::string_view a, Args& args, const RunSelection& into, void (*help)());
+// argv joined by spaces, for the records' `command`.
+std::string command_line(int argc, char** argv);
+
 // --output DIR: created when missing; a UsageError when it cannot be written to.
 void output_directory(const std::string& dir);
 
