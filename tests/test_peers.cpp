@@ -1,4 +1,4 @@
-// Peers: parsers against captured outputs of the real programs (../shared/fixtures/peers), truncated and garbage
+// Peers: parsers against captured outputs of the real programs (tests/fixtures/peers), truncated and garbage
 // output, command lines of each kind, like-for-like pairing, the peer-argument grammar, measure_peer's records,
 // the temporary model files, and the JSON reader the parsers stand on.
 #include <sys/stat.h>
@@ -22,10 +22,8 @@ namespace {
 
 std::string fixture_path(const std::string& name) { return std::string(WORKBENCH_PEER_FIXTURES_DIR) + "/" + name; }
 
-#define REQUIRE_FIXTURE(name)                                                                                     \
-    do {                                                                                                          \
-        if (!std::filesystem::exists(fixture_path(name))) GTEST_SKIP() << "fixture missing: " << fixture_path(name); \
-    } while (0)
+// The fixtures are in the repository: a missing one is a failure, never a skip.
+#define REQUIRE_FIXTURE(name) ASSERT_TRUE(std::filesystem::exists(fixture_path(name))) << "fixture missing: " << fixture_path(name)
 
 std::string fixture(const std::string& name) { return test::read_file(fixture_path(name)); }
 
