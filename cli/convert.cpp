@@ -10,7 +10,7 @@
 #include "model/formats/gguf_model.h"
 #include "model/formats/llama2c.h"
 #include "model/memory_guard.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace {
 

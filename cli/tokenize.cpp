@@ -7,7 +7,7 @@
 
 #include "cli/args.h"
 #include "model/checkpoint.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace {
 

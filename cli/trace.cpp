@@ -9,7 +9,7 @@
 #include "kernels/exec_context.h"
 #include "model/memory_guard.h"
 #include "model/synthetic.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace {
 

@@ -8,27 +8,11 @@
 #include <span>
 
 #include "kernels/isa.h"
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 
 namespace wb {
 
 class ExecContext;
-
-// A weight matrix as the checkpoint stores it: d rows (outputs) x n columns (inputs), row-major.
-struct WeightView {
-    const void* data = nullptr;     // rows of dtype's blocks, row i at byte i * row_bytes(dtype, n); q8_v2: d*n int8
-    const float* scales = nullptr;  // q8_v2 only: d*n/group_size fp32 scales, not necessarily 4-byte aligned
-    int d = 0;
-    int n = 0;
-    DType dtype = DType::f32;
-    int group_size = 0;  // q8_v2 only: scale groups along the flattened matrix
-};
-
-// stack_rows' result (kernels/weight_types.h).
-struct StackedWeight {
-    WeightView view;
-    std::shared_ptr<void> storage;
-};
 
 // What a kernel's prepare() made of a weight: a view (no copy) or a re-laid-out copy it owns.
 struct PackedWeight {

@@ -14,7 +14,7 @@
 #include "model/config.h"
 #include "model/formats/mapped_file.h"
 #include "model/load_error.h"
-#include "model/vocab.h"
+#include "model/tokenizers/vocab.h"
 
 namespace wb {
 

@@ -10,7 +10,8 @@
 
 #include "harness/timing.h"
 #include "model/sampler.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/chat_template.h"
+#include "model/tokenizers/tokenizer.h"
 #include "model/transformer.h"
 
 namespace wb {
@@ -46,22 +47,6 @@ ParallelResult generate_parallel(Transformer& model, const Tokenizer& tok, std::
                                  std::span<const int> prompt, int steps, std::span<const TextSink> outs);
 ParallelResult generate_parallel(Transformer& model, const Tokenizer& tok, std::span<Sampler> samplers,
                                  std::string_view prompt, int steps, std::span<const TextSink> outs);
-
-// Llama-2 chat template for one user turn.
-std::string render_chat_prompt(std::string_view system_prompt, std::string_view user_prompt, bool first_turn);
-
-// The chat template a vocabulary takes: Llama 3's header template when it has Llama 3's header and
-// end-of-turn control tokens, Llama 2's [INST] template otherwise.
-enum class ChatTemplate { llama2, llama3 };
-ChatTemplate chat_template(const Tokenizer& tok);
-
-// One user turn (with the system prompt on the first turn) up to where the assistant's reply begins.
-// Llama 2: BOS + the [INST] text encoded. Llama 3: BOS first, then per message
-// <|start_header_id|>role<|end_header_id|> "\n\n" content <|eot_id|>, and the assistant's header last; the
-// special tokens are ids, never parsed from text, and contents are trimmed as Llama 3's template does. Later
-// Llama 3 turns open with <|eot_id|>, closing the reply before them.
-std::vector<int> chat_turn_tokens(const Tokenizer& tok, std::string_view system_prompt, std::string_view user_prompt,
-                                  bool first_turn);
 
 // Interactive chat: user turns from the arguments first, then from `in` (prompted on `out`), until
 // `steps` positions are used or the input ends. A reply ends at the tokenizer's end of turn.

@@ -8,6 +8,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "model/stack_rows.h"
+
 namespace wb {
 
 namespace {

@@ -12,7 +12,7 @@
 #include "model/formats/gguf_model.h"
 #include "model/formats/llama2c.h"
 #include "model/synthetic.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 #include "test_util.h"
 
 namespace wb {

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "model/checkpoint.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 #include "test_util.h"
 
 namespace wb {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "kernels/exec_context.h"
-#include "kernels/kquant_blocks.h"
+#include "types/kquant_blocks.h"
 #include "kernels/registry.h"
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 #include "model/generate.h"
 #include "test_util.h"
 

@@ -10,7 +10,7 @@
 #include "model/formats/gguf.h"
 #include "model/formats/llama2c.h"
 #include "model/generate.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 #include "test_util.h"
 
 namespace wb {

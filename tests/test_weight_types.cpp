@@ -13,8 +13,9 @@
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
 #include "kernels/matmul/f32.h"
-#include "kernels/weight_types.h"
+#include "model/stack_rows.h"
 #include "test_util.h"
+#include "types/weight_types.h"
 
 namespace wb {
 namespace {

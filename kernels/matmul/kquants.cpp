@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "kernels/exec_context.h"
-#include "kernels/kquant_blocks.h"
+#include "types/kquant_blocks.h"
 #include "kernels/matmul/f32.h"
 
 namespace wb::matmul::kquants {

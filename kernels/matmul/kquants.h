@@ -60,7 +60,7 @@ inline constexpr int kHeaderScale6 = 2 * kPanelRows;                 // Q6_K: [h
 int supers(int n);  // ceil(n / kSuper)
 
 // Re-lays out any weight: the format's own GGUF type as stored; everything else dequantised to fp32 and quantised
-// to the format with kernels/kquant_blocks.h's quantiser (the columns zero-padded to whole super-blocks).
+// to the format with types/kquant_blocks.h's quantiser (the columns zero-padded to whole super-blocks).
 PackedWeight pack(const Format& f, const WeightView& w, ExecContext& ctx);
 // out[d x n] = the weights as the panels hold them (what the kernel's results are exact against).
 void unpack(const Format& f, const PackedWeight& w, float* out);

@@ -7,7 +7,7 @@
 
 #include "kernels/exec_context.h"
 #include "kernels/matmul/f32.h"
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 
 namespace wb::matmul::qblocks {
 

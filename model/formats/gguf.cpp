@@ -4,7 +4,7 @@
 #include <cstring>
 #include <limits>
 
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 
 namespace wb::gguf {
 

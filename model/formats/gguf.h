@@ -17,7 +17,7 @@
 
 #include "model/formats/mapped_file.h"
 #include "model/load_error.h"
-#include "model/vocab.h"
+#include "model/tokenizers/vocab.h"
 
 namespace wb::gguf {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 #include "model/formats/gguf.h"
 #include "model/formats/llama_layout.h"
 

@@ -1,4 +1,4 @@
-// llama2.c's checkpoints: legacy v0, export.py's v1 fp32 and v2 Q8_0 (its tokenizer.bin: model/tokenizer.h).
+// llama2.c's checkpoints: legacy v0, export.py's v1 fp32 and v2 Q8_0 (its tokenizer.bin: model/tokenizers/tokenizer.h).
 // Reader and v0 writer; v2 matrices stay quantised (DType::q8_v2) for the kernels' prepare().
 #pragma once
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "model/load_error.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "model/load_error.h"
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace {
 

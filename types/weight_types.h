@@ -18,7 +18,15 @@ enum class DType : std::uint8_t {
     q8_v2,                         // llama2.c export.py v2: int8 values, then fp32 scales per group of the flattened matrix
 };
 
-struct WeightView;
+// A weight matrix as the checkpoint stores it: d rows (outputs) x n columns (inputs), row-major.
+struct WeightView {
+    const void* data = nullptr;     // rows of dtype's blocks, row i at byte i * row_bytes(dtype, n); q8_v2: d*n int8
+    const float* scales = nullptr;  // q8_v2 only: d*n/group_size fp32 scales, not necessarily 4-byte aligned
+    int d = 0;
+    int n = 0;
+    DType dtype = DType::f32;
+    int group_size = 0;  // q8_v2 only: scale groups along the flattened matrix
+};
 
 struct TypeTraits {
     DType type;
@@ -49,13 +57,6 @@ bool holds_exactly(DType wide, DType narrow);
 
 // Bytes one row of n weights takes (n a multiple of the block; not meaningful for q8_v2).
 std::uint64_t row_bytes(DType t, std::int64_t n);
-
-// The rows of parts[0], parts[1], ... stacked in order into one weight (the forward pass's fused projections:
-// Q, K and V, gate and up). Every part has the same n. Kept in the parts' type when they share one (q8_v2 when
-// every part is whole scale groups), else dequantised to fp32. The view's bytes are owned by `storage`.
-// Throws std::invalid_argument for no parts or parts of different widths.
-struct StackedWeight;
-StackedWeight stack_rows(std::span<const WeightView> parts);
 
 // IEEE half and bfloat16 bits <-> fp32, rounding to nearest even; NaN stays NaN (quiet), Inf stays Inf,
 // half's subnormals are kept, values past half's range become Inf.

@@ -1,10 +1,10 @@
-// The two tokenizer kinds make_tokenizer chooses between (model/tokenizer_spm.cpp, model/tokenizer_bpe.cpp).
+// The two tokenizer kinds make_tokenizer chooses between (model/tokenizers/spm.cpp, model/tokenizers/bpe.cpp).
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 namespace wb {
 

@@ -1,5 +1,5 @@
 // GGUF's K-quant super-blocks (ggml's block_q4_K, block_q5_K, block_q6_K; little-endian, no padding).
-#include "kernels/kquant_blocks.h"
+#include "types/kquant_blocks.h"
 
 #include <algorithm>
 #include <cmath>

@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "model/load_error.h"
-#include "model/tokenizer_kinds.h"
+#include "model/tokenizers/kinds.h"
 
 namespace wb {
 

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "kernels/weight_types.h"
+#include "types/weight_types.h"
 
 namespace wb::kquant {
 

@@ -1,5 +1,5 @@
 // The tokenizer interface's shared part: token data, stops, the factory, and the UTF-8-safe decoder.
-#include "model/tokenizer.h"
+#include "model/tokenizers/tokenizer.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 
 #include "model/formats/gguf.h"
 #include "model/load_error.h"
-#include "model/tokenizer_kinds.h"
+#include "model/tokenizers/kinds.h"
 
 namespace wb {
 

@@ -5,7 +5,7 @@
 
 #include "model/formats/llama2c.h"
 #include "model/load_error.h"
-#include "model/tokenizer_kinds.h"
+#include "model/tokenizers/kinds.h"
 
 namespace wb {
 

@@ -12,7 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "model/vocab.h"
+#include "model/tokenizers/vocab.h"
 
 namespace wb {
 
