@@ -4,9 +4,9 @@ JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
 # `make bench` (about 28 minutes on 2 cores with llama.cpp and llama2.c as peers) times each kernel benchmark for 0.05 s without the Llama-2-7B
-# shapes and each variant 3 times; `make bench-full` (about 40 minutes) runs every shape for 0.1 s and 5 times.
+# shapes and each variant twice in each of two A/B rounds; `make bench-full` runs every shape for 0.1 s and each variant 3 times in each of three rounds.
 # Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
-BENCH_ARGS ?= --profile --repetitions 3
+BENCH_ARGS ?= --profile --repetitions 2 --rounds 2
 KERNEL_FILTER ?= .
 KERNEL_EXCLUDE ?= llama2-7B
 KERNEL_MIN_TIME ?= 0.05
@@ -60,7 +60,7 @@ bench: build
 	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
 bench-full:
-	@$(MAKE) --no-print-directory bench KERNEL_EXCLUDE= KERNEL_MIN_TIME=0.1 BENCH_ARGS=--profile
+	@$(MAKE) --no-print-directory bench KERNEL_EXCLUDE= KERNEL_MIN_TIME=0.1 BENCH_ARGS="--profile --repetitions 3 --rounds 3"
 
 bench-kernels: build
 	build/bin/bench_kernels --benchmark_filter='$(KERNEL_FILTER)' --benchmark_min_time=$(KERNEL_MIN_TIME)

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bench/baseline_table.h"
+#include "bench/bench_all_models.h"
 #include "bench/bench_all_options.h"
 #include "bench/bench_all_table.h"
 #include "bench/position_sweep.h"
@@ -51,55 +52,6 @@ void check_stop() {
 
 using cli::ModelSpec;
 
-// A model as every implementation sees it: the checkpoint, its tokenizer, a file for the baselines.
-struct Model {
-    ModelSpec spec;
-    Checkpoint checkpoint;
-    std::string tokenizer_path;
-    std::string file;  // the checkpoint on disk (a temporary for synthetic models)
-    bool temporary_file = false;
-};
-
-std::string tokenizer_for(int vocab_size) {
-    const std::string dir = cli::models_dir();
-    const std::string sized = dir + "/tok" + std::to_string(vocab_size) + ".bin";
-    return std::filesystem::exists(sized) ? sized : dir + "/tokenizer.bin";
-}
-
-Model load(const ModelSpec& spec, bool need_file) {
-    if (spec.path) {
-        Checkpoint ck = Checkpoint::open(*spec.path);
-        const std::string tok = tokenizer_for(ck.config().vocab_size);
-        return {spec, std::move(ck), tok, *spec.path, false};
-    }
-    const Config c = *find_shape(*spec.shape);
-    std::string file;
-    if (need_file) {
-        file = (std::filesystem::temp_directory_path() / ("wb-" + *spec.shape + "-" + std::to_string(getpid()) + ".bin")).string();
-        write_synthetic(c, 1, file);
-    }
-    return {spec, synthetic_checkpoint(c, 1, *spec.shape), tokenizer_for(c.vocab_size), file, need_file};
-}
-
-// The longest run of story words whose encoding (BOS included) has at most `tokens` tokens.
-std::string prompt_text(const Tokenizer& tok, int tokens) {
-    static const char* const kWords =
-        "Once upon a time there was a little girl named Lily who lived in a small house near the big green "
-        "forest with her mother her father and a happy brown dog called Max and every morning she ran outside "
-        "to look at the flowers the birds and the tall old trees that whispered stories in the wind";
-    std::vector<std::string> words;
-    std::stringstream ss(kWords);
-    for (std::string w; ss >> w;) words.push_back(w);
-    std::string best, text;
-    for (int i = 0;; i++) {
-        const std::string candidate = text.empty() ? words[i % words.size()] : text + " " + words[i % words.size()];
-        if (static_cast<int>(tok.encode(candidate, tok.add_bos()).size()) > tokens) break;
-        best = text = candidate;
-        if (i > 100000) break;
-    }
-    return best;
-}
-
 class Bench {
 public:
     explicit Bench(Options o) : o_(std::move(o)), build_(build_info()), stem_(results_stem(build_)) {
@@ -115,7 +67,7 @@ public:
                 position_sweep({o_.threads.front(), o_.command, build_,
                                 (std::filesystem::path(o_.output) / (stem_ + ".jsonl")).string(),
                                 [&](const std::string& variant, const std::string& what) {
-                                    announce(variant, o_.threads.front(), what, position_sweep_work());
+                                    announce_sweep(variant, o_.threads.front(), what);
                                 },
                                 check_stop});
             } catch (const Interrupted&) {
@@ -123,14 +75,19 @@ public:
             }
         }
         for (const ModelSpec& spec : o_.models) {
-            std::vector<Row> rows;
+            std::vector<std::vector<Row>> rounds(static_cast<std::size_t>(o_.rounds));
             try {
                 check_stop();
-                run_model(spec, rows);
+                run_model(spec, rounds);
             } catch (const Interrupted&) {
                 completed = false;
             }
-            print_table(spec.name, rows, o_.peers);
+            for (std::size_t i = 0; i < rounds.size(); i++) {
+                if (rounds[i].empty()) continue;
+                const std::string title = o_.rounds == 1 ? spec.name
+                                                         : spec.name + ", round " + std::to_string(i + 1) + " of " + std::to_string(o_.rounds);
+                print_table(title, rounds[i], o_.peers);
+            }
             if (!completed) break;
         }
         std::fprintf(stderr, "bench_all: %s; records in %s/%s.jsonl and .csv\n", progress_->summary().c_str(),
@@ -144,48 +101,56 @@ private:
         return static_cast<double>(c.matmul_params()) * positions * runs;
     }
     int run_positions(const Config& c) const { return std::min(o_.prompt_tokens + o_.gen_tokens, c.seq_len); }
-    int variant_runs() const { return o_.repetitions + 2 + (o_.profile ? 1 : 0); }  // + gate and warm-up
+    // + gate and warm-up, + the profiled run in the last round
+    int variant_runs(int round) const { return o_.repetitions + 2 + (o_.profile && round == o_.rounds ? 1 : 0); }
     int baseline_runs(const std::string& name) const { return name == "python" ? 1 : o_.repetitions + 1; }
     // Pure Python runs a position about fifty times slower than the compiled programs.
     int baseline_positions(const Config& c, const std::string& name) const {
         return name == "python" ? 50 * 2 * kPythonTokens : run_positions(c);
     }
 
-    // Counts the run's measurements and their work before the first one starts.
+    // Plans the run's measurements, each under its kind (what runs at which thread count), before the first starts.
     void plan_progress() {
-        int jobs = 0;
-        double total = 0;
-        if (o_.profile) {
-            jobs++;
-            total += position_sweep_work();
-        }
+        progress_.emplace();
+        if (o_.profile) progress_->plan("position sweep", position_sweep_work());
         for (const ModelSpec& spec : o_.models) {
             const Config c = spec.path ? Checkpoint::open(*spec.path).config() : *find_shape(*spec.shape);
-            const int n = static_cast<int>(o_.variants.size() * o_.threads.size());
-            jobs += n;
-            total += n * work(c, run_positions(c), variant_runs());
-            for (const Peer& peer : o_.peers) {
-                const int n_peer = static_cast<int>(peer_jobs(peer).size());
-                jobs += n_peer;
-                total += n_peer * work(c, run_positions(c), o_.repetitions + 1);  // + its warm-up
-            }
-            if (!o_.baselines) continue;
-            for (const Baseline& b : baselines(bin_dir_)) {
+            for (int round = 1; round <= o_.rounds; round++) {
                 for (const int threads : o_.threads) {
-                    if (!baseline_runs_at(b, c, threads)) continue;
-                    jobs++;
-                    total += work(c, baseline_positions(c, b.name), baseline_runs(b.name));
+                    for (const std::string& v : o_.variants) {
+                        progress_->plan(job_kind(v, threads), work(c, run_positions(c), variant_runs(round)));
+                    }
+                    for (const Peer& peer : o_.peers) {
+                        for (const auto& [type, t] : peer_jobs(peer)) {
+                            if (t == threads) {
+                                progress_->plan(job_kind(peer_variant(peer, type), t), work(c, run_positions(c), o_.repetitions + 1));
+                            }
+                        }
+                    }
+                    if (!o_.baselines) continue;
+                    for (const Baseline& b : baselines(bin_dir_)) {
+                        if (!baseline_runs_at(b, c, threads)) continue;
+                        progress_->plan(job_kind(b.name, threads), work(c, baseline_positions(c, b.name), baseline_runs(b.name)));
+                    }
                 }
             }
         }
-        progress_.emplace(jobs, total);
     }
 
+    // What a measurement's time per unit of work is learned under: the program and its thread count.
+    static std::string job_kind(const std::string& what, int threads) { return what + "@" + std::to_string(threads); }
 
     // Starts the next measurement's progress line on stderr ("[3/40] tbb 2 threads stories110M (...):").
     void announce(const std::string& what, int threads, const std::string& model, double job_work) {
-        const std::string label = what + " " + std::to_string(threads) + (threads > 1 ? " threads " : " thread ") + model;
-        std::fprintf(stderr, "%s:", progress_->start(label, job_work).c_str());
+        start_job(what + " " + std::to_string(threads) + (threads > 1 ? " threads " : " thread ") + model,
+                  job_kind(what, threads), job_work);
+    }
+    void announce_sweep(const std::string& variant, int threads, const std::string& what) {
+        start_job(variant + " " + std::to_string(threads) + (threads > 1 ? " threads " : " thread ") + what,
+                  "position sweep", position_sweep_work());
+    }
+    void start_job(const std::string& label, const std::string& kind, double job_work) {
+        std::fprintf(stderr, "%s:", progress_->start(label, kind, job_work).c_str());
     }
 
     Record base_record(const Model& m, const std::string& impl, const std::string& variant, int threads, int P, int N) {
@@ -202,10 +167,12 @@ private:
         r.prompt_tokens = P;
         r.gen_tokens = N;
         r.repetitions = o_.repetitions;
+        r.round = round_;
         return r;
     }
 
-    void run_model(const ModelSpec& spec, std::vector<Row>& rows) {
+    // Each round's rows go to rounds[round - 1].
+    void run_model(const ModelSpec& spec, std::vector<std::vector<Row>>& rounds) {
         std::fprintf(stderr, "bench_all: loading %s\n", spec.name.c_str());
         Model m = load(spec, o_.baselines);
         struct Cleanup {
@@ -232,16 +199,19 @@ private:
         if (!m.file.empty() && (ck.format() == Format::synthetic || (ck.format() == Format::llama2c && ck.version() == 0))) {
             files.provide(PeerFormat::llama2c_v0, DType::f32, m.file);  // the baselines' v0 file
         }
-        // A thread count at a time, variants then baselines then peers, so that every ratio of the table compares
-        // runs minutes apart, not a whole model's run apart (the machine drifts).
+        // A thread count at a time and, within it, round after round of variants, baselines and peers, so that every
+        // ratio of a round's table compares runs minutes apart, not a whole model's run apart (the machine drifts).
         for (const int threads : o_.threads) {
-            for (const std::string& variant : o_.variants) {
-                check_stop();
-                rows.push_back({variant, threads, measure_variant(m, tok, prompt, steps, gate_steps, reference, variant, threads)});
-                append_record(rows.back().record, o_.output, stem_);
+            for (round_ = 1; round_ <= o_.rounds; round_++) {
+                std::vector<Row>& rows = rounds[static_cast<std::size_t>(round_ - 1)];
+                for (const std::string& variant : o_.variants) {
+                    check_stop();
+                    rows.push_back({variant, threads, measure_variant(m, tok, prompt, steps, gate_steps, reference, variant, threads)});
+                    append_record(rows.back().record, o_.output, stem_);
+                }
+                if (o_.baselines) run_baselines(m, tok, text, P, N, threads, rows);
+                if (!o_.peers.empty()) run_peers(m, files, text, P, N, threads, rows);
             }
-            if (o_.baselines) run_baselines(m, tok, text, P, N, threads, rows);
-            if (!o_.peers.empty()) run_peers(m, files, text, P, N, threads, rows);
         }
     }
 
@@ -252,7 +222,7 @@ private:
         for (const Peer& peer : o_.peers) {
             const std::vector<std::pair<DType, int>> jobs = peer_jobs(peer);
             if (jobs.empty()) {
-                if (at_threads == o_.threads.front()) {
+                if (at_threads == o_.threads.front() && round_ == 1) {
                     std::fprintf(stderr, "bench_all: %s: %s skipped, no variant of the run streams a type it takes\n",
                                  m.spec.name.c_str(), peer.label().c_str());
                 }
@@ -347,7 +317,7 @@ private:
         r.isa = isa_name(k.isa());
         r.weight_type = traits(main.streams).name;
         const Config& c = m.checkpoint.config();
-        announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs()));
+        announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs(round_)));
         std::fprintf(stderr, " gate");
         reset_peak_rss();
         ExecContext ctx(threads);
@@ -380,7 +350,7 @@ private:
         r.decode_tok_s = summarize(decode);
         r.ttft_ms = summarize(ttft);
         r.peak_rss_mb = peak_rss_mb();
-        if (o_.profile) {
+        if (o_.profile && round_ == o_.rounds) {  // the last round's record is the one the report reads
             Profiler prof;
             ctx.observer = &prof;
             run_once(steps);
@@ -401,7 +371,7 @@ private:
         for (const Baseline& b : baselines(bin_dir_)) {
             const bool python = b.name == "python";
             if (python && m.checkpoint.config().matmul_params() > kPythonMaxParams) {
-                if (threads == o_.threads.front()) {
+                if (threads == o_.threads.front() && round_ == 1) {
                     std::fprintf(stderr, "bench_all: %s: pure Python skipped (over %llu parameters)\n", m.spec.name.c_str(),
                                  static_cast<unsigned long long>(kPythonMaxParams));
                 }
@@ -462,6 +432,7 @@ private:
     BuildInfo build_;
     std::string stem_, bin_dir_;
     std::optional<Progress> progress_;
+    int round_ = 1;  // the A/B round under way
     std::map<std::string, std::string> peer_outputs_;  // binary -> its output format
 };
 

@@ -27,6 +27,9 @@ void print_help() {
         "  --prompt-tokens P     prompt length (default 64)\n"
         "  --gen-tokens N        generated tokens (default 128)\n"
         "  --repetitions R       timed runs after one warm-up (default 5)\n"
+        "  --rounds K            A/B rounds (default 1): per model and thread count, every variant, baseline\n"
+        "                        and peer runs once, then all again, K times; records carry their round, and\n"
+        "                        a table is printed per round, so each ratio compares neighbouring minutes\n"
         "  --no-baselines        skip the C and Python baselines\n"
         "  --peer KIND=PATH      also measure another engine on the same models (repeatable); KIND is one of\n"
         "                        %s: llama.cpp=a llama-bench binary, llama2.c=run binaries\n"
@@ -61,6 +64,8 @@ Options parse(int argc, char** argv) {
         } else if (a == "--repetitions") {
             o.repetitions = static_cast<int>(cli::parse_int(a, args.value(), 1, 1000));
             reps_set = true;
+        } else if (a == "--rounds") {
+            o.rounds = static_cast<int>(cli::parse_int(a, args.value(), 1, 100));
         } else if (a == "--peer") {
             try {
                 for (Peer& p : parse_peer_argument(args.value())) {

@@ -15,7 +15,7 @@ struct Options {
     std::vector<int> threads;
     std::vector<cli::ModelSpec> models;
     std::vector<Peer> peers;
-    int prompt_tokens = 64, gen_tokens = 128, repetitions = 5;
+    int prompt_tokens = 64, gen_tokens = 128, repetitions = 5, rounds = 1;
     bool baselines = true, profile = false, quick = false;
     std::string output = "results";
     std::string command;  // argv, for the records

@@ -23,11 +23,6 @@ std::string format_duration(double seconds) {
     return buf;
 }
 
-std::optional<double> time_left(double done, double total, double elapsed) {
-    if (done <= 0 || elapsed <= 0) return std::nullopt;
-    return elapsed / done * std::max(0.0, total - done);
-}
-
 std::string progress_line(int k, int n, std::string_view label, double elapsed, std::optional<double> left) {
     std::string line(1, '[');
     line.append(std::to_string(k)).append("/").append(std::to_string(n)).append("] ").append(label);
@@ -35,7 +30,7 @@ std::string progress_line(int k, int n, std::string_view label, double elapsed, 
     return line;
 }
 
-Progress::Progress(int jobs, double work, Clock clock) : clock_(std::move(clock)), jobs_(jobs), total_(work) {
+Progress::Progress(Clock clock) : clock_(std::move(clock)) {
     if (!clock_) {
         clock_ = [] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -44,12 +39,44 @@ Progress::Progress(int jobs, double work, Clock clock) : clock_(std::move(clock)
     t0_ = clock_();
 }
 
-std::string Progress::start(std::string_view label, double work) {
-    finished_ += current_;
-    current_ = work;
+void Progress::plan(std::string_view kind, double work) {
+    auto it = kinds_.find(kind);
+    if (it == kinds_.end()) it = kinds_.emplace(std::string(kind), Kind{}).first;
+    it->second.planned += work;
+    jobs_++;
+}
+
+void Progress::finish_current() {
+    if (started_ == 0) return;
+    auto it = kinds_.find(current_kind_);
+    if (it == kinds_.end()) it = kinds_.emplace(current_kind_, Kind{}).first;
+    it->second.finished += current_work_;
+    it->second.seconds += clock_() - current_start_;
+}
+
+std::string Progress::start(std::string_view label, std::string_view kind, double work) {
+    finish_current();
+    current_kind_ = kind;
+    current_work_ = work;
+    current_start_ = clock_();
     started_++;
-    const double elapsed = clock_() - t0_;
-    return progress_line(started_, jobs_, label, elapsed, time_left(finished_, total_, elapsed));
+    return progress_line(started_, std::max(jobs_, started_), label, current_start_ - t0_, left());
+}
+
+std::optional<double> Progress::left() const {
+    double finished = 0, seconds = 0;
+    for (const auto& [name, k] : kinds_) {
+        finished += k.finished;
+        seconds += k.seconds;
+    }
+    if (finished <= 0 || seconds <= 0) return std::nullopt;
+    const double overall = seconds / finished;
+    double left = 0;
+    for (const auto& [name, k] : kinds_) {
+        const double rate = k.finished > 0 ? k.seconds / k.finished : overall;
+        left += std::max(0.0, k.planned - k.finished) * rate;
+    }
+    return left;
 }
 
 std::string Progress::summary() const {

@@ -122,7 +122,10 @@ std::string to_json(const Record& r) {
         .field("gen_tokens", r.gen_tokens)
         .field("repetitions", r.repetitions)
         .field("batch", r.batch)
-        .key("bytes_per_weight");
+        .key("round");
+    if (r.round) j.value(*r.round);
+    else j.null();
+    j.key("bytes_per_weight");
     if (r.bytes_per_weight) j.value(*r.bytes_per_weight);
     else j.null();
     optional_string(j, "weights_held", r.weights_held);
@@ -149,7 +152,7 @@ std::string to_json(const Record& r) {
 }
 
 std::string csv_header() {
-    return "timestamp,git_sha,impl,variant,matmul,attention,threads,batch,model,model_bytes,prompt_tokens,gen_tokens,"
+    return "timestamp,git_sha,impl,variant,matmul,attention,threads,batch,round,model,model_bytes,prompt_tokens,gen_tokens,"
            "repetitions,prefill_tok_s_median,prefill_tok_s_stddev,decode_tok_s_median,decode_tok_s_stddev,"
            "ttft_ms_median,peak_rss_mb,status,agreement,weight_type,peer_version,error";
 }
@@ -170,7 +173,7 @@ std::string to_csv(const Record& r) {
     };
     o << r.timestamp << ',' << r.build.git_sha << ',' << r.impl << ',' << quoted(r.variant) << ','
       << r.matmul.value_or("") << ',' << r.attention.value_or("") << ',' << r.threads << ',' << r.batch << ','
-      << quoted(r.model) << ','
+      << (r.round ? std::to_string(*r.round) : std::string()) << ',' << quoted(r.model) << ','
       << r.model_bytes << ',' << r.prompt_tokens << ',' << r.gen_tokens << ',' << r.repetitions << ','
       << rate(r.prefill_tok_s.median) << ',' << rate(r.prefill_tok_s.stddev) << ',' << rate(r.decode_tok_s.median) << ','
       << rate(r.decode_tok_s.stddev) << ',' << rate(r.ttft_ms.median) << ',' << r.peak_rss_mb << ',' << r.status << ',';

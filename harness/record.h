@@ -48,6 +48,7 @@ struct Record {
     long long model_bytes = 0;
     int prompt_tokens = 0, gen_tokens = 0, repetitions = 0;
     int batch = 1;  // sequences decoded together; prompt_tokens and gen_tokens are per sequence
+    std::optional<int> round;  // bench_all's A/B round (1..R): the runs of one model and thread count, once per round
     std::optional<double> bytes_per_weight;  // what the matmul kernel streams per weight element (workbench runs)
     std::optional<std::string> weights_held;  // workbench runs: "views" (the mapped file) or "packs" (a copy), kernels/kernel.h
     std::optional<bool> lossy;                 // workbench runs: a kernel's tolerance is above kExactTolerance

@@ -5,6 +5,7 @@ works; what is absent is named in the report. What a record is: report_records.p
 report_figures.py; the batched section: report_batch.py."""
 
 import argparse
+import statistics
 import sys
 from pathlib import Path
 
@@ -27,8 +28,18 @@ def distinct(values):
     return ", ".join(dict.fromkeys(v for v in values if v)) or "n/a"
 
 
+def versus(res, a, b, field):
+    """a against b: the median of their per-round ratios when both ran in A/B rounds of one run, with the range
+    when there are several ("1.02× [0.97–1.08×, 3 rounds]"), else the ratio of the two records."""
+    per_round = res.round_ratios(a, b, field)
+    if len(per_round) > 1:
+        return f"{times(statistics.median(per_round))} [{times(min(per_round))[:-1]}–{times(max(per_round))}, " \
+               f"{len(per_round)} rounds]"
+    return times(per_round[0] if per_round else ratio(median(a, field), median(b, field)))
+
+
 def against_peers(res, record, field="decode_tok_s"):
-    return ", ".join(f"{times(ratio(median(record, field), median(p, field)))} {p['variant']}"
+    return ", ".join(f"{versus(res, record, p, field)} {p['variant']}"
                      for p in sorted(res.peers(record), key=lambda p: p["variant"]) if median(p, field) is not None)
 
 
@@ -101,7 +112,7 @@ def formats_section(res, machine):
                 d = median(dec, "decode_tok_s")
                 rows.append([model, t, fmt, dec["variant"], num(d), num(c), f"{100 * d / c:.0f}%" if c else "n/a",
                              pre["variant"], num(median(pre, "prefill_tok_s"))]
-                            + [times(ratio(d, median(b, "decode_tok_s"))) if (b := res.baseline(n, model, t)) else "n/a"
+                            + [versus(res, dec, b, "decode_tok_s") if (b := res.baseline(n, model, t)) else "n/a"
                                for n in bases]
                             + ([against_peers(res, dec) or "n/a"] if peers else []))
     header = ["model", "threads", "format", "decode: best variant", "decode tok/s", "read ceiling tok/s",
@@ -115,7 +126,8 @@ def formats_section(res, machine):
         "bandwidth `probe_machine` measured at that thread count interpolated on log(bytes) between the working sets "
         "either side of those bytes (a set that partly fits the last cache reads faster than DRAM). Baseline ratios are against the "
         "baseline at the same thread count, or at 1 thread when it has no run at that count; peer ratios against "
-        "the peers of the same format at the same thread count."]
+        "the peers of the same format at the same thread count. Where the records come from `bench_all --rounds K`, "
+        "a ratio is the median of the ratios within each round (runs minutes apart), with their range in brackets."]
 
 
 def machine_section(res, machine, bench_sources):

@@ -3,7 +3,7 @@ bytes per weight, the machine's ceilings and peaks, the kernel benchmarks, and t
 
 import json
 
-from results_io import ceiling, median, newest, warn
+from results_io import ceiling, median, newest, ratio, warn
 
 # K-quant formats keep their type's name: each has its own bytes per weight (4.5, 5.5 and 6.5625 bits).
 FORMATS = ("fp32", "bf16", "int8", "int4", "Q6_K", "Q5_K", "Q4_K")
@@ -70,12 +70,16 @@ def times(x):
     return "n/a" if x is None else f"{x:.2f}×" if x < 10 else f"{x:.1f}×" if x < 100 else f"{x:.0f}×"
 
 
+def configuration(r):
+    return r["impl"], r["variant"], r["threads"], r["model"], r["prompt_tokens"], r["gen_tokens"]
+
+
 class Results:
     """The newest record of each configuration, and the newest ok one of each (impl, variant, threads, model)."""
 
     def __init__(self, records):
-        self.records = list(newest(records, lambda r: (
-            r["impl"], r["variant"], r["threads"], r["model"], r["prompt_tokens"], r["gen_tokens"])).values())
+        self.all = list(records)
+        self.records = list(newest(self.all, configuration).values())
         latest = newest(self.records, lambda r: (r["impl"], r["variant"], r["threads"], r["model"]))
         self.ok = [r for r in latest.values() if r["status"] == "ok"]
         by_model = {}
@@ -104,6 +108,22 @@ class Results:
         """The ok peer records of `like`'s model, thread count and number format."""
         return [r for r in self.runs(model=like["model"], impl="peer", threads=like["threads"])
                 if number_format(r)[0] == number_format(like)[0]]
+
+    def rounds(self, record):
+        """{round: record} of `record`'s configuration in each A/B round of its bench_all run (`round` 1..R, its
+        own included): the newest earlier-round record of the same command, build and host. {} for a record
+        without a round."""
+        if record.get("round") is None:
+            return {}
+        same = [r for r in self.all if configuration(r) == configuration(record) and r.get("round") is not None
+                and r["round"] <= record["round"] and r["_time"] <= record["_time"]
+                and all(r.get(k) == record.get(k) for k in ("command", "git_sha", "host"))]
+        return {r["round"]: r for r in newest(same, lambda r: r["round"]).values()}
+
+    def round_ratios(self, a, b, field):
+        """a / b of `field` within each A/B round both ran in, in round order: [] when they share none."""
+        ra, rb = self.rounds(a), self.rounds(b)
+        return [x for k in sorted(set(ra) & set(rb)) if (x := ratio(median(ra[k], field), median(rb[k], field)))]
 
     def streamed(self, record):
         """Weight bytes one decode step of the record streams. model_bytes of older records counts fp32

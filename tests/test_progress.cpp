@@ -17,30 +17,39 @@ TEST(Progress, DurationsReadAsAPersonWouldSayThem) {
     EXPECT_EQ(format_duration(-3), "0.0 s");
 }
 
-TEST(Progress, TimeLeftScalesTheElapsedTimeByTheWorkLeft) {
-    EXPECT_FALSE(time_left(0, 10, 5));
-    EXPECT_FALSE(time_left(2, 10, 0));
-    EXPECT_DOUBLE_EQ(*time_left(2, 10, 30), 120.0);  // 15 s per unit, 8 units left
-    EXPECT_DOUBLE_EQ(*time_left(10, 10, 30), 0.0);
-    EXPECT_DOUBLE_EQ(*time_left(12, 10, 30), 0.0);  // more done than planned: nothing left, never negative
-}
-
 TEST(Progress, LineNamesTheStepAndTheEstimate) {
     EXPECT_EQ(progress_line(1, 12, "naive 1 thread stories15M", 0, std::nullopt), "[1/12] naive 1 thread stories15M");
     EXPECT_EQ(progress_line(3, 12, "tbb 2 threads stories110M", 70, 250),
               "[3/12] tbb 2 threads stories110M (1 min 10 s in, about 4 min 10 s left)");
 }
 
-TEST(Progress, EstimatesFromTheJobsFinishedSoFar) {
+TEST(Progress, EstimatesEachKindAtItsOwnMeasuredRate) {
     double now = 100;
-    Progress p(3, 10.0, [&] { return now; });
-    EXPECT_EQ(p.start("a", 2.0), "[1/3] a");  // nothing finished yet: no estimate
-    now += 20;                                 // job a (2 units) took 20 s
-    EXPECT_EQ(p.start("b", 3.0), "[2/3] b (20 s in, about 1 min 20 s left)");
-    now += 30;                                 // b (3 units) took 30 s: still 10 s a unit, 5 units left
-    EXPECT_EQ(p.start("c", 5.0), "[3/3] c (50 s in, about 50 s left)");
+    Progress p([&] { return now; });
+    p.plan("slow", 2.0);
+    p.plan("fast", 2.0);
+    p.plan("slow", 4.0);
+    p.plan("fast", 4.0);
+    EXPECT_EQ(p.start("a", "slow", 2.0), "[1/4] a");  // nothing finished yet: no estimate
+    now += 20;                                          // slow: 10 s a unit
+    // fast has no rate yet: its 6 units at the run's 10 s a unit, plus slow's 4 units at 10 s.
+    EXPECT_EQ(p.start("b", "fast", 2.0), "[2/4] b (20 s in, about 1 min 40 s left)");
+    now += 2;                                           // fast: 1 s a unit
+    EXPECT_EQ(p.start("c", "slow", 4.0), "[3/4] c (22 s in, about 44 s left)");
     now += 40;
-    EXPECT_EQ(p.summary(), "3 of 3 jobs in 1 min 30 s");
+    EXPECT_EQ(p.start("d", "fast", 4.0), "[4/4] d (1 min 02 s in, about 4.0 s left)");
+    now += 4;
+    EXPECT_EQ(p.summary(), "4 of 4 jobs in 1 min 06 s");
+}
+
+TEST(Progress, MoreWorkThanPlannedNeverGivesANegativeEstimate) {
+    double now = 0;
+    Progress p([&] { return now; });
+    p.plan("k", 1.0);
+    p.start("a", "k", 5.0);
+    now += 5;
+    p.start("b", "k", 1.0);
+    EXPECT_DOUBLE_EQ(*p.left(), 0.0);
 }
 
 }  // namespace

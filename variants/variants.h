@@ -27,9 +27,10 @@ struct Variant {
 
 std::span<const Variant> variants();
 
-// A variant with its kernels looked up under an instruction-set cap: what the forward pass holds.
+// How many stored types there are: Kernels::by_type has a slot for each.
 inline constexpr int kDTypes = static_cast<int>(DType::q8_v2) + 1;
 
+// A variant with its kernels looked up under an instruction-set cap: what the forward pass holds.
 struct Kernels {
     const Variant* variant;
     const MatmulKernel* matmul;  // the variant's own matmul row: every stored type without a row in by_type

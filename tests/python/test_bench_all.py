@@ -14,8 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from helpers import load_records  # noqa: E402
 
 BIN = os.environ.get("WORKBENCH_BIN", "build/bin")
-MODELS = os.environ.get("WORKBENCH_MODELS", "../shared/models")
-PEER_FIXTURES = os.path.join(MODELS, "..", "fixtures", "peers")
+PEER_FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "peers")
 BENCH = os.path.join(BIN, "bench_all")
 SUMMARY_KEYS = {"samples", "median", "stddev", "min", "max"}
 
@@ -87,6 +86,7 @@ class BenchAllTest(unittest.TestCase):
             (["--threads", "0"], "--threads must be in"),
             (["--synthetic", "gpt5"], "unknown shape"),
             (["--repetitions", "x"], "expects a whole number"),
+            (["--rounds", "0"], "--rounds must be in"),
             (["--bogus"], "unknown option"),
             (["--threads", "1,,2"], "empty item"),
             (["--variants", ""], "needs a comma-separated list"),
@@ -116,7 +116,6 @@ def fake_peer(directory, name, body):
 
 
 @unittest.skipUnless(os.path.exists(BENCH), f"{BENCH} is not built")
-@unittest.skipUnless(os.path.isdir(PEER_FIXTURES), f"{PEER_FIXTURES} is missing")
 class PeersTest(unittest.TestCase):
     """bench_all --peer with stand-ins that print the real programs' captured output."""
 
@@ -206,6 +205,25 @@ class PeersTest(unittest.TestCase):
             self.assertEqual(rows["bf16"][col["vs llama.cpp"]], "—")
             self.assertEqual(rows["naive"][col["vs broken"]], "—")
             self.assertIn("failed: run: something failed: error 42", result.stdout)
+
+    def test_rounds_alternate_variants_and_peers_and_records_carry_their_round(self):
+        jsonl = shlex.quote(os.path.abspath(os.path.join(PEER_FIXTURES, "llama-bench-mainline-c392e50.jsonl")))
+        with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as bin_dir:
+            bench = fake_peer(bin_dir, "llama-bench", (
+                'case "$1" in --help) echo "  -o, --output <csv|json|jsonl|md|sql>"; exit 0;; esac\n'
+                f'cat {jsonl}\n'))
+            result = subprocess.run(
+                [BENCH, "--synthetic", "stories260K", "--variants", "naive,q8", "--threads", "1", "--repetitions", "1",
+                 "--prompt-tokens", "8", "--gen-tokens", "8", "--no-baselines", "--rounds", "2", "--output", out,
+                 "--peer", f"llama.cpp={bench}"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            # In the order they ran: every variant and peer of round 1, then all of them again in round 2.
+            one_round = ["naive", "q8", "llama.cpp F32", "llama.cpp Q8_0"]
+            self.assertEqual([(r["variant"], r["round"]) for r in load_records(out)],
+                             [(v, k) for k in (1, 2) for v in one_round])
+            self.assertIn("[8/8] llama.cpp Q8_0 1 thread stories260K", result.stderr)
+            self.assertIn("### stories260K, round 1 of 2", result.stdout)
+            self.assertIn("### stories260K, round 2 of 2", result.stdout)
 
 
 if __name__ == "__main__":

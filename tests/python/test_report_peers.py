@@ -114,6 +114,24 @@ class ReportPeersTest(unittest.TestCase):
         self.assertEqual(len(l2c), 2)
         self.assertTrue(all(r["prefill tok/s"] == "n/a" for r in l2c))
 
+    def test_ab_rounds_give_the_median_of_the_ratios_within_each_round(self):
+        def rounded(r, k, minute, command="bench_all --rounds 3"):
+            return dict(r, round=k, command=command, timestamp=f"2026-11-25T10:{minute:02d}:00Z")
+        # Three rounds of one run; the machine slows in round 2 for both, so a ratio across rounds would mislead.
+        mine = [(100.0, 1), (60.0, 2), (110.0, 3)]
+        theirs = [(50.0, 1), (40.0, 2), (100.0, 3)]
+        records = [rounded(record("workbench", "tbb-q8", 2, "Q8_0", d, 4000.0), k, 10 * k) for d, k in mine]
+        records += [rounded(record("peer", "llama.cpp Q8_0", 2, "Q8_0", d, 5000.0, peer=LLAMA_CPP), k, 10 * k + 5)
+                    for d, k in theirs]
+        # An older run of another command with its own round 1: not part of the run above.
+        records += [rounded(record("peer", "llama.cpp Q8_0", 2, "Q8_0", 1.0, 5000.0, peer=LLAMA_CPP), 1, 1, "other")]
+        out = self.report(records)
+        rows = table_after((out / "REPORT.md").read_text(), "### Best workbench variant of each number format")
+        ratios = sorted(d / t for (d, _), (t, _) in zip(mine, theirs))  # 1.10, 1.50, 2.00
+        self.assertEqual(rows[0]["decode tok/s"], "110")  # the last round's record is the one shown
+        self.assertEqual(rows[0]["decode vs peers"],
+                         f"{ratios[1]:.2f}× [{ratios[0]:.2f}–{ratios[2]:.2f}×, 3 rounds] llama.cpp Q8_0")
+
     def test_no_peers_no_peer_column(self):
         out = self.report([r for r in RECORDS if r["impl"] != "peer"])
         rows = table_after((out / "REPORT.md").read_text(), "### Best workbench variant of each number format")
