@@ -3,7 +3,7 @@
 JOBS ?= $(shell nproc)
 PYTHON ?= /usr/bin/python3
 RESULTS ?= results
-# `make bench` (about 28 minutes on 2 cores with llama.cpp and llama2.c as peers) times each kernel benchmark for 0.05 s without the Llama-2-7B
+# `make bench` (about 45 minutes on 2 cores with llama.cpp and llama2.c as peers) times each kernel benchmark for 0.05 s without the Llama-2-7B
 # shapes and each variant twice in each of two A/B rounds; `make bench-full` runs every shape for 0.1 s and each variant 3 times in each of three rounds.
 # Extra arguments: make bench BENCH_ARGS="--variants simd,q8 --threads 1" KERNEL_FILTER=matmul.simd
 BENCH_ARGS ?= --profile --repetitions 2 --rounds 2
@@ -56,7 +56,8 @@ bench: build
 	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
 	@echo "[4/5] batched decoding: aggregate decode tok/s against the sequences decoded together -> $(RESULTS)/*.jsonl"
 	@build/bin/bench_batched --output $(RESULTS) $(BATCH_ARGS)
-	@echo "[5/5] report -> $(RESULTS)/report/REPORT.md"
+	@echo "[5/5] machine probe again, keeping the better figure of each, then the report -> $(RESULTS)/report/REPORT.md"
+	@build/bin/probe_machine --keep-best -o $(RESULTS)/machine.json
 	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 
 bench-full:

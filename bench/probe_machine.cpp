@@ -11,11 +11,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cli/args.h"
+#include "harness/json.h"
 #include "harness/machine.h"
 #include "kernels/isa.h"
 
@@ -82,15 +86,31 @@ float read_pass_sse2(const float* p, std::size_t n) {
     return _mm_cvtss_f32(_mm_add_ps(_mm_add_ps(a0, a1), _mm_add_ps(a2, a3)));
 }
 
-float read_pass(const float* p, std::size_t n) {
-    if (wb::cpu_has(wb::Isa::avx512)) return read_pass_avx512(p, n);
-    if (wb::cpu_has(wb::Isa::avx2)) return read_pass_avx2(p, n);
-    return read_pass_sse2(p, n);
+using ReadPass = float (*)(const float*, std::size_t);
+
+ReadPass widest_read_pass() {
+    if (wb::cpu_has(wb::Isa::avx512)) return read_pass_avx512;
+    if (wb::cpu_has(wb::Isa::avx2)) return read_pass_avx2;
+    return read_pass_sse2;
 }
 
-// GB/s reading `bytes` in total, split evenly over `threads`, best of several timed rounds.
+// Reads `streams` equal parts of the buffer side by side, a 1 KiB block of each in turn, the way a matvec walks
+// several weight rows at once: the prefetchers then follow several streams, and one core draws more than from one.
+float read_streams(ReadPass pass, const float* p, std::size_t n, int streams) {
+    constexpr std::size_t kBlock = 256;
+    const std::size_t part = n / streams / kBlock * kBlock;
+    float sum = 0;
+    for (std::size_t i = 0; i < part; i += kBlock) {
+        for (int s = 0; s < streams; s++) sum += pass(p + s * part + i, kBlock);
+    }
+    return sum;
+}
+
+// GB/s reading `bytes` in total, split evenly over `threads`: the best of several timed rounds, each reading the
+// thread's part as 1, 4 and 8 side-by-side streams (whichever draws more on this machine).
 double read_bandwidth(std::size_t bytes, int threads) {
     const std::size_t per_thread = bytes / threads / sizeof(float) / 64 * 64;
+    const ReadPass pass = widest_read_pass();
     std::vector<float*> bufs(threads);
     timed_on_threads(threads, [&](int t) {  // first touch by the reading thread
         bufs[t] = static_cast<float*>(std::aligned_alloc(64, per_thread * sizeof(float)));
@@ -99,15 +119,64 @@ double read_bandwidth(std::size_t bytes, int threads) {
     const int passes = static_cast<int>(std::max<std::size_t>(1, (256u << 20) / bytes));
     double best = 0;
     std::vector<float> sink(threads);
-    for (int round = 0; round < 5; round++) {
-        const double secs = timed_on_threads(threads, [&](int t) {
-            for (int p = 0; p < passes; p++) sink[t] += read_pass(bufs[t], per_thread);
-        });
-        best = std::max(best, static_cast<double>(per_thread) * sizeof(float) * threads * passes / secs / 1e9);
+    for (const int streams : {1, 4, 8}) {
+        const std::size_t part = per_thread / streams / 256 * 256;
+        if (part == 0) continue;
+        for (int round = 0; round < 5; round++) {
+            const double secs = timed_on_threads(threads, [&](int t) {
+                for (int p = 0; p < passes; p++) {
+                    sink[t] += streams == 1 ? pass(bufs[t], per_thread) : read_streams(pass, bufs[t], per_thread, streams);
+                }
+            });
+            const std::size_t read = streams == 1 ? per_thread : part * streams;
+            best = std::max(best, static_cast<double>(read) * sizeof(float) * threads * passes / secs / 1e9);
+        }
     }
     for (float* b : bufs) std::free(b);
     if (sink[0] == 42.0f) std::puts("");
     return best;
+}
+
+// With --keep-best: every figure becomes the better of this probe's and the one FILE holds from the same CPU (a
+// probe at the start of a long benchmark run and one at its end): the machine drifts, and a ceiling is the most
+// it has shown. A missing or unreadable file, or another CPU's, is replaced.
+void keep_best_of(wb::MachineLimits& m, const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    const std::optional<wb::JsonValue> old = wb::parse_json(text);
+    const wb::JsonValue* cpu = old ? old->find("cpu") : nullptr;
+    if (cpu == nullptr || cpu->string != m.cpu) {
+        std::fprintf(stderr, "probe_machine: no earlier probe of this CPU in %s to keep the best of\n", path.c_str());
+        return;
+    }
+    if (const wb::JsonValue* runs = old->find("read_bandwidth")) {
+        for (const wb::JsonValue& e : runs->array) {
+            const wb::JsonValue *bytes = e.find("bytes"), *threads = e.find("threads"), *gbs = e.find("gbs");
+            if (bytes == nullptr || threads == nullptr || gbs == nullptr) continue;
+            for (auto& b : m.read_bandwidth) {
+                if (b.bytes == static_cast<std::size_t>(bytes->number) && b.threads == static_cast<int>(threads->number)) {
+                    b.gbs = std::max(b.gbs, gbs->number);
+                }
+            }
+        }
+    }
+    auto best_by_threads = [](std::map<int, double>& now, const wb::JsonValue* was) {
+        if (was == nullptr) return;
+        for (const auto& [threads, value] : was->object) {
+            const auto at = now.find(std::stoi(threads));
+            if (at != now.end()) at->second = std::max(at->second, value.number);
+        }
+    };
+    best_by_threads(m.fma_gflops, old->find("fma_gflops"));
+    best_by_threads(m.bf16_gflops, old->find("bf16_gflops"));
+    best_by_threads(m.int8_gops, old->find("int8_gops"));
+    if (const wb::JsonValue* levels = old->find("levels")) {
+        for (auto& [level, peaks] : m.levels) {
+            const wb::JsonValue* was = levels->find(level);
+            for (auto& [peak, by_threads] : peaks) best_by_threads(by_threads, was ? was->find(peak) : nullptr);
+        }
+    }
+    std::fprintf(stderr, "probe_machine: kept the better of each figure and %s's\n", path.c_str());
 }
 
 // Peaks of one unit: `chains` independent accumulators, each advanced by `step` per iteration; `ops` operations per
@@ -233,12 +302,17 @@ void measure_peaks(wb::MachineLimits& m, int max_threads) {
 
 int probe_main(int argc, char** argv) {
     std::string out = "results/machine.json";
+    bool keep_best = false;
     wb::cli::Args args(argc, argv);
     while (args.next()) {
         if (args.current() == "--help") {
-            std::printf("usage: probe_machine [-o FILE]\nMeasures read bandwidth by working-set size, peak fp32 FMA, bf16 dot\n"
-                        "and int8 dot throughput with 1 and 2 threads; writes FILE (default results/machine.json).\n");
+            std::printf("usage: probe_machine [--keep-best] [-o FILE]\nMeasures read bandwidth by working-set size, peak fp32 FMA, bf16 dot\n"
+                        "and int8 dot throughput with 1 and 2 threads; writes FILE (default results/machine.json).\n"
+                        "--keep-best: each figure is the better of this probe's and FILE's, when FILE is of this CPU\n"
+                        "(make bench probes before and after its runs: the machine drifts, a ceiling is the most it showed).\n");
             return 0;
+        } else if (args.current() == "--keep-best") {
+            keep_best = true;
         } else if (args.current() == "-o") {
             out = args.value();
         } else {
@@ -260,6 +334,7 @@ int probe_main(int argc, char** argv) {
         }
     }
     measure_peaks(m, max_threads);
+    if (keep_best) keep_best_of(m, out);
     wb::write_machine_json(m, out);
     std::fprintf(stderr, "probe_machine: wrote %s\n", out.c_str());
     return 0;

@@ -124,7 +124,9 @@ def formats_section(res, machine):
         "Read ceiling = read bandwidth ÷ the weight bytes a decode step streams (the model's weights × the format's "
         "bytes per weight the records declare: fp32 4, bf16 2, Q8_0 1.0625, Q4_0 0.5625, Q6_K 0.82, Q5_K 0.69, Q4_K 0.5625), with the read "
         "bandwidth `probe_machine` measured at that thread count interpolated on log(bytes) between the working sets "
-        "either side of those bytes (a set that partly fits the last cache reads faster than DRAM). Baseline ratios are against the "
+        "either side of those bytes (a set that partly fits the last cache reads faster than DRAM; each size credited "
+        "the best rate of it or any larger size, and `make bench` keeps the better of a probe before and after its runs). "
+        "Baseline ratios are against the "
         "baseline at the same thread count, or at 1 thread when it has no run at that count; peer ratios against "
         "the peers of the same format at the same thread count. Where the records come from `bench_all --rounds K`, "
         "a ratio is the median of the ratios within each round (runs minutes apart), with their range in brackets."]

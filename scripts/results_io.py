@@ -127,11 +127,16 @@ def read_bandwidth(machine, threads, nbytes):
     """Read GB/s for a working set of nbytes at this thread count from the probe's curve (machine.json), or None:
     interpolated on log(bytes) between the measured sizes either side, so a set that partly fits the last cache
     (stories110M's 116 MB of Q8_0 between a 64 MB and a 256 MB point) is read at a rate between theirs; beyond
-    the measured sizes, the nearest one's."""
+    the measured sizes, the nearest one's. A size is credited at least the rate of any larger one: a larger set
+    reading faster is the machine's drift between probe points, not its caches."""
     runs = sorted((e for e in (machine or {}).get("read_bandwidth", []) if e.get("threads") == threads),
                   key=lambda e: e["bytes"])
     if not runs:
         return None
+    best_beyond = 0.0
+    for i in reversed(range(len(runs))):
+        best_beyond = max(best_beyond, runs[i]["gbs"])
+        runs[i] = {**runs[i], "gbs": best_beyond}
     if nbytes <= runs[0]["bytes"]:
         return runs[0]["gbs"]
     for lo, hi in zip(runs, runs[1:]):

@@ -33,7 +33,9 @@ def number(cell):
 
 def interpolated_gbs(runs, nbytes):
     """The read rate the report documents for nbytes: between the probe's measured working sets either side the rate
-    goes as a power of the size (a straight line on log-log axes); outside them, the nearest measured size's."""
+    goes as a power of the size (a straight line on log-log axes); outside them, the nearest measured size's. A size
+    is credited the best rate measured at it or at any larger size."""
+    runs = [dict(e, gbs=max(o["gbs"] for o in runs if o["bytes"] >= e["bytes"])) for e in runs]
     below = [e for e in runs if e["bytes"] <= nbytes]
     above = [e for e in runs if e["bytes"] >= nbytes]
     if not below:
