@@ -30,6 +30,9 @@ void print_help() {
         "  --rounds K            A/B rounds (default 1): per model and thread count, every variant, baseline\n"
         "                        and peer runs once, then all again, K times; records carry their round, and\n"
         "                        a table is printed per round, so each ratio compares neighbouring minutes\n"
+        "  --kv-type T           the variants' KV cache type: f32 (default), f16, bf16 or q8_0; by default only\n"
+        "                        the variants whose attention reads it run. Not f32, a run counts as lossy: its\n"
+        "                        greedy tokens' agreement with naive on an f32 cache is recorded\n"
         "  --no-baselines        skip the C and Python baselines\n"
         "  --peer KIND=PATH      also measure another engine on the same models (repeatable); KIND is one of\n"
         "                        %s: llama.cpp=a llama-bench binary, llama2.c=run binaries\n"
@@ -77,6 +80,8 @@ Options parse(int argc, char** argv) {
             } catch (const std::invalid_argument& e) {
                 throw cli::UsageError(e.what());
             }
+        } else if (a == "--kv-type") {
+            o.kv_type = cli::kv_type_argument(args.value());
         } else if (a == "--no-baselines") {
             o.baselines = false;
         } else if (a == "--profile") {
@@ -104,7 +109,16 @@ Options parse(int argc, char** argv) {
     }
     if (o.variants.empty()) {
         for (const Variant& v : variants()) {
-            if (resolve_variant(v.name).available()) o.variants.push_back(v.name);
+            const Kernels k = resolve_variant(v.name);
+            if (k.available() && k.attention->reads(o.kv_type)) o.variants.push_back(v.name);
+        }
+    } else {
+        for (const std::string& name : o.variants) {
+            const Kernels k = resolve_variant(name);
+            if (!k.attention->reads(o.kv_type)) {
+                throw cli::UsageError("--kv-type " + std::string(kv_type_name(o.kv_type)) + ": variant " + name + "'s " +
+                                      k.attention->name + " reads only an f32 KV cache");
+            }
         }
     }
     return o;

@@ -17,6 +17,7 @@ struct Options {
     std::vector<Peer> peers;
     int prompt_tokens = 64, gen_tokens = 128, repetitions = 5, rounds = 1;
     bool baselines = true, profile = false, quick = false;
+    DType kv_type = DType::f32;  // the workbench variants' KV cache
     std::string output = "results";
     std::string command;  // argv, for the records
 };

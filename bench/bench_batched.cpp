@@ -234,6 +234,7 @@ int bench_main(int argc, char** argv) {
                             r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
                             r.weights_held = holding_name(main.holding);
                             r.lossy = k.lossy();
+                            r.kv_type = kv_type_name(cache.kv_type);
                             r.isa = isa_name(k.isa());
                             r.weight_type = traits(main.streams).name;
                             r.prompt_tokens = P;

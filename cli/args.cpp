@@ -81,6 +81,14 @@ std::string isa_help() {
            " on this CPU\n                     (default: the best, " + isa_name(best_isa()) + "; WORKBENCH_ISA sets it too)\n";
 }
 
+DType kv_type_argument(std::string_view name) {
+    try {
+        return parse_kv_type(name);
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(std::string("--kv-type: ") + e.what());
+    }
+}
+
 Kernels variant_argument(std::string_view name) {
     try {
         return resolve_variant(name);

@@ -46,6 +46,9 @@ void isa_argument(std::string_view level);
 // The --isa line of a program's --help.
 std::string isa_help();
 
+// --kv-type T: the KV cache type named (f32, f16, bf16, q8_0); any other is a UsageError listing them.
+DType kv_type_argument(std::string_view name);
+
 // The variant named on a command line; an unknown name is a UsageError listing the known ones.
 Kernels variant_argument(std::string_view name);
 

@@ -2,6 +2,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <stdexcept>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -29,6 +33,7 @@ void print_help() {
         "  -s <int>     random seed, default: time-based (seed <= 0)\n"
         "  -n <int>     positions to run, prompt included; default 256, 0 or more than the context = the context\n"
         "  -i <string>  prompt\n"
+        "  -f <file>    prompt read from a file (a long context), instead of -i\n"
         "  -z <string>  tokenizer (llama2.c tokenizer.bin or GGUF), default: the vocabulary the model file\n"
         "               carries, else MODELS/tokenizer.bin (MODELS: $WORKBENCH_MODELS or %s);\n"
         "               a -z given with a model that carries one must hold the same tokens\n"
@@ -45,6 +50,8 @@ void print_help() {
         "  --synthetic SHAPE  random weights of a standard shape instead of a file: %s\n"
         "  --parallel B       B continuations of the prompt decoded together (seeds s, s+1, ...), printed one\n"
         "                     after another under a header each; the timing line counts every one's tokens\n"
+        "  --kv-type T        the KV cache's type: f32 (default), f16, bf16 or q8_0 (blocks of 32 along a row;\n"
+        "                     lossy); the variant's attention must read it (flash, naive)\n"
         "  --profile          print time per operation per token (stderr) after the run\n"
         "%s"
         "  --list-variants    print the variants and the level each runs at here, one a line, and exit\n"
@@ -84,6 +91,17 @@ void require_fitting(const std::string& name, const Config& c, const WeightFootp
 
 constexpr int kMaxParallel = 4096;
 
+// The whole file, one trailing line break dropped (editors end files with one).
+std::string read_prompt_file(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) throw std::runtime_error("-f " + path + ": not a readable file");
+    std::ifstream in(path, std::ios::binary);
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (!in.good() && !in.eof()) throw std::runtime_error("-f " + path + ": cannot read it");
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+}
+
 int generate_main(int argc, char** argv) {
     std::optional<std::string> model_path, synthetic;
     std::string prompt, system_prompt, mode = "generate";
@@ -94,6 +112,9 @@ int generate_main(int argc, char** argv) {
     int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     bool profile = false, help = false, list = false, verbose = false, list_weights = false;
     int parallel = 0;  // 0: one continuation, streamed
+    DType kv_type = DType::f32;
+    bool prompt_given = false;
+    std::optional<std::string> prompt_file;
 
     cli::Args args(argc, argv);
     while (args.next()) {
@@ -115,7 +136,12 @@ int generate_main(int argc, char** argv) {
         } else if (a == "-n") {
             steps = cli::parse_int(a, args.value(), INT64_MIN, INT64_MAX);
         } else if (a == "-i") {
+            if (prompt_file) throw cli::UsageError("give -i or -f, not both");
             prompt = args.value();
+            prompt_given = true;
+        } else if (a == "-f") {
+            if (prompt_given) throw cli::UsageError("give -i or -f, not both");
+            prompt_file = std::string(args.value());
         } else if (a == "-z") {
             tokenizer_path = args.value();
         } else if (a == "-m") {
@@ -131,6 +157,8 @@ int generate_main(int argc, char** argv) {
             threads = static_cast<int>(cli::parse_int(a, args.value(), 1, max_threads()));
         } else if (a == "--parallel") {
             parallel = static_cast<int>(cli::parse_int(a, args.value(), 1, kMaxParallel));
+        } else if (a == "--kv-type") {
+            kv_type = cli::kv_type_argument(args.value());
         } else if (a == "--profile") {
             profile = true;
         } else if (a == "--synthetic") {
@@ -152,6 +180,7 @@ int generate_main(int argc, char** argv) {
         return 0;
     }
     if (model_path.has_value() == synthetic.has_value()) throw cli::UsageError("give one MODEL path or --synthetic SHAPE");
+    if (prompt_file) prompt = read_prompt_file(*prompt_file);
     if (parallel > 0 && mode == "chat") throw cli::UsageError("--parallel works in generate mode, not chat");
     if (temperature < 0) {
         std::fprintf(stderr, "generate: temperature %g is below 0; using 0 (greedy)\n", temperature);
@@ -165,7 +194,9 @@ int generate_main(int argc, char** argv) {
 
     // Steps past the context (or 0) mean the whole context; --parallel B keeps B sequences of that many positions.
     auto steps_in = [&](const Config& c) { return steps <= 0 || steps > c.seq_len ? c.seq_len : static_cast<int>(steps); };
-    auto cache_for = [&](const Config& c) { return parallel > 0 ? CacheShape{parallel, steps_in(c)} : CacheShape{}; };
+    auto cache_for = [&](const Config& c) {
+        return parallel > 0 ? CacheShape{parallel, steps_in(c), kv_type} : CacheShape{1, 0, kv_type};
+    };
     std::optional<Checkpoint> checkpoint;
     std::optional<Kernels> kernels;
     std::string said;  // the default's reason, printed with the timing line
@@ -181,6 +212,11 @@ int generate_main(int argc, char** argv) {
         const WeightFootprint w = footprint(*checkpoint);
         kernels.emplace(cli::model_variant(variant, w, said));
         require_fitting(*model_path, checkpoint->config(), w, *kernels, cache_for(checkpoint->config()));
+    }
+    try {
+        require_cache_type(*kernels, checkpoint->config(), kv_type);
+    } catch (const std::invalid_argument& e) {
+        throw cli::UsageError(std::string("--kv-type: ") + e.what());
     }
     if (list_weights && !said.empty()) std::fprintf(stderr, "generate: %s\n", said.c_str());
     if (list_weights || verbose) cli::list_weights(list_weights ? stdout : stderr, *checkpoint, *kernels);

@@ -15,19 +15,24 @@ namespace {
 
 using namespace wb;
 
+constexpr int kMaxContext = 1 << 20;
+
 int synth_main(int argc, char** argv) {
     std::optional<std::string> shape_name, out, tokenizer, vocab_file, type_name;
     std::string format = "bin";
     long long seed = 1;
+    std::optional<int> context;
     cli::Args args(argc, argv);
     while (args.next()) {
         const std::string_view a = args.current();
         if (a == "--help" || a == "-h") {
             std::printf(
-                "usage: synth --shape SHAPE [--seed S] [--format bin|gguf] [--type TYPE] [-z TOKENIZER | --vocab GGUF] -o FILE\n"
+                "usage: synth --shape SHAPE [--seed S] [--context N] [--format bin|gguf] [--type TYPE] [-z TOKENIZER | --vocab GGUF] -o FILE\n"
                 "Writes a model with deterministic random weights (N(0, 0.02) matrices, unit norms).\n"
                 "  --shape SHAPE    one of: %s\n"
                 "  --seed S         seed, a whole number >= 0 (default 1); the same seed gives the same weights\n"
+                "  --context N      the model's context in positions, 1..%d (default: the shape's; the weights do\n"
+                "                   not depend on it)\n"
                 "  --format F       bin: a llama2.c v0 file (default; not for llama3 shapes, whose RoPE v0 cannot carry)\n"
                 "                   gguf: GGUF v3 that llama.cpp loads, with a vocabulary\n"
                 "  --type TYPE      gguf only: matrices and embedding as one of %s (default f32); norms stay F32,\n"
@@ -37,10 +42,12 @@ int synth_main(int argc, char** argv) {
                 "  --vocab GGUF     gguf only: copy another GGUF's tokenizer.* keys (e.g. llama3-vocab.gguf)\n"
                 "  -o FILE          output path\n"
                 "Exit status: 0 ok, 1 failure (disk, vocabulary), 2 bad arguments.\n",
-                shape_names().c_str(), gguf_model_type_names().c_str());
+                shape_names().c_str(), kMaxContext, gguf_model_type_names().c_str());
             return 0;
         } else if (a == "--shape") {
             shape_name = std::string(args.value());
+        } else if (a == "--context") {
+            context = static_cast<int>(cli::parse_int(a, args.value(), 1, kMaxContext));
         } else if (a == "--seed") {
             seed = cli::parse_int(a, args.value(), 0, INT64_MAX);
         } else if (a == "--format") {
@@ -59,8 +66,9 @@ int synth_main(int argc, char** argv) {
         }
     }
     if (!shape_name || !out) throw cli::UsageError("--shape and -o are required");
-    const std::optional<Config> shape = find_shape(*shape_name);
+    std::optional<Config> shape = find_shape(*shape_name);
     if (!shape) throw cli::UsageError("unknown shape '" + *shape_name + "' (known: " + shape_names() + ")");
+    if (context) shape->seq_len = *context;
     if (format == "bin") {
         if (type_name || tokenizer || vocab_file) throw cli::UsageError("--type, -z and --vocab go with --format gguf");
         if (!shape->llama2c_compatible()) {

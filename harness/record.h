@@ -52,6 +52,7 @@ struct Record {
     std::optional<double> bytes_per_weight;  // what the matmul kernel streams per weight element (workbench runs)
     std::optional<std::string> weights_held;  // workbench runs: "views" (the mapped file) or "packs" (a copy), kernels/kernel.h
     std::optional<bool> lossy;                 // workbench runs: a kernel's tolerance is above kExactTolerance
+    std::optional<std::string> kv_type;        // workbench runs: the KV cache's type ("f32", "f16", "bf16", "q8_0")
     Summary prefill_tok_s, decode_tok_s, ttft_ms;
     double peak_rss_mb = 0;
     std::string status = "ok";  // ok | diverged | failed

@@ -68,20 +68,32 @@ struct AttentionSpan {
 
 // All heads of one layer for m query rows of one or more sequences, given as spans that cover rows 0 .. m-1
 // in order. One sequence's prefill is one span; a decode step of B sequences is B spans of one row.
+// The cache holds one row of kv_dim elements per position, stored as kv_type (f32, f16, bf16 or q8_0 blocks of
+// 32 along the row): sequence s's row t starts at byte s * seq_stride + t * row_bytes().
 struct AttentionArgs {
-    const float* q;        // [m x n_heads*head_size], RoPE applied
-    const float* k_cache;  // this layer's keys: sequence s at k_cache + s * seq_stride, [positions x kv_dim]
-    const float* v_cache;  // this layer's values, laid out as the keys
-    float* out;            // [m x n_heads*head_size]
+    const float* q;       // [m x n_heads*head_size], RoPE applied
+    const void* k_cache;  // this layer's keys
+    const void* v_cache;  // this layer's values, laid out as the keys
+    float* out;           // [m x n_heads*head_size]
     int m;
     std::span<const AttentionSpan> spans;
-    std::size_t seq_stride;  // floats from one sequence's cache to the next (0 when there is one)
+    std::size_t seq_stride;  // bytes from one sequence's cache to the next (0 when there is one)
     int n_heads;
     int n_kv_heads;  // n_heads % n_kv_heads == 0 (grouped-query attention)
     int head_size;
+    DType kv_type = DType::f32;
 
-    const float* keys(const AttentionSpan& s) const { return k_cache + static_cast<std::size_t>(s.seq) * seq_stride; }
-    const float* values(const AttentionSpan& s) const { return v_cache + static_cast<std::size_t>(s.seq) * seq_stride; }
+    int kv_dim() const { return n_kv_heads * head_size; }
+    std::size_t row_bytes() const { return static_cast<std::size_t>(wb::row_bytes(kv_type, kv_dim())); }
+    const std::byte* stored_keys(const AttentionSpan& s) const {
+        return static_cast<const std::byte*>(k_cache) + static_cast<std::size_t>(s.seq) * seq_stride;
+    }
+    const std::byte* stored_values(const AttentionSpan& s) const {
+        return static_cast<const std::byte*>(v_cache) + static_cast<std::size_t>(s.seq) * seq_stride;
+    }
+    // The same as floats, for an f32 cache.
+    const float* keys(const AttentionSpan& s) const { return reinterpret_cast<const float*>(stored_keys(s)); }
+    const float* values(const AttentionSpan& s) const { return reinterpret_cast<const float*>(stored_values(s)); }
     // Keys the farthest-seeing row of the call attends to.
     int max_keys() const {
         int n = 0;
@@ -90,6 +102,13 @@ struct AttentionArgs {
     }
 };
 
+// The cache types a kernel reads, as a set of DType bits.
+constexpr unsigned kv_bit(DType t) { return 1u << static_cast<unsigned>(t); }
+inline constexpr unsigned kKvF32 = kv_bit(DType::f32);
+inline constexpr unsigned kKvAll = kv_bit(DType::f32) | kv_bit(DType::f16) | kv_bit(DType::bf16) | kv_bit(DType::q8_0);
+// The cache types the forward pass can hold, in the order `--kv-type` lists them.
+inline constexpr DType kKvTypes[] = {DType::f32, DType::f16, DType::bf16, DType::q8_0};
+
 struct AttentionKernel {
     const char* name;
     const char* description;
@@ -97,9 +116,11 @@ struct AttentionKernel {
     float tolerance;
     Isa isa;
     void (*run)(const AttentionArgs& a, ExecContext& ctx);
+    unsigned kv_types = kKvF32;  // the cache types run() reads (kv_bit of each)
 
     bool available(Isa cap = default_isa()) const { return runs_under(isa, cap); }
     bool lossy() const { return tolerance > kExactTolerance; }
+    bool reads(DType kv_type) const { return (kv_types & kv_bit(kv_type)) != 0; }
 };
 
 }  // namespace wb

@@ -40,10 +40,10 @@ void add_matrix(WeightFootprint& f, DType type, std::uint64_t elements, std::uin
 
 MemoryNeed need_with_weights(const Config& c, std::uint64_t weights, CacheShape cache) {
     const std::uint64_t seq = c.seq_len, batch = Transformer::kMaxBatch;
-    const std::uint64_t sequences = cache.sequences, context = cache.positions(c);
+    const std::uint64_t sequences = cache.sequences;
     MemoryNeed need;
     need.weights = weights;
-    need.kv_cache = static_cast<std::uint64_t>(c.n_layers) * sequences * context * c.kv_dim() * 2 * kF32;
+    need.kv_cache = cache.bytes(c);
     const std::uint64_t fused = std::max(static_cast<std::uint64_t>(c.dim) + 2ull * c.kv_dim(), 2ull * c.hidden_dim);
     need.scratch = (batch * (4ull * c.dim + 2ull * c.hidden_dim + 2ull * c.kv_dim() + fused) +
                     sequences * c.vocab_size + seq * c.head_size()) * kF32;
@@ -166,9 +166,17 @@ static void refuse_unless_fits(const std::string& name, const Config& c, const M
     const std::string sequences = cache.sequences == 1 ? "" :
         " for " + std::to_string(cache.sequences) + " sequences of " +
         std::to_string(cache.positions(c)) + " positions";
+    std::string other_types;  // the same cache in the other types
+    for (const DType t : kKvTypes) {
+        if (t == cache.kv_type) continue;
+        CacheShape as_t = cache;
+        as_t.kv_type = t;
+        other_types += std::string(other_types.empty() ? "" : ", ") + kv_type_name(t) + " " + human(as_t.bytes(c));
+    }
     std::string message = name + ": needs " + human(need.total()) + " of memory (weights " + human(need.weights) +
-                          ", KV cache " + human(need.kv_cache) + sequences + ", activations " + human(need.scratch) +
-                          ") but " + human(available) + " is available; not loading it";
+                          ", KV cache " + human(need.kv_cache) + " as " + kv_type_name(cache.kv_type) + sequences +
+                          " (as " + other_types + "), activations " + human(need.scratch) + ") but " + human(available) +
+                          " is available; not loading it";
     if (const MemoryNeed q8 = q8_memory_need(c, cache); q8.total() <= available) {
         message += "; its int8 (Q8_0) form would need " + human(q8.total()) + " and fit";
     }

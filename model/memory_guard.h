@@ -41,7 +41,7 @@ WeightFootprint fp32_footprint(const Config& c);  // an fp32 model of this shape
 // Bytes a run keeps resident.
 struct MemoryNeed {
     std::uint64_t weights = 0;   // the checkpoint's pages (mapped or in memory) plus what prepare() materialises
-    std::uint64_t kv_cache = 0;  // layers x sequences x context x kv_dim x (key, value) x fp32
+    std::uint64_t kv_cache = 0;  // layers x sequences x context x (key, value) rows of kv_dim in the cache's type
     std::uint64_t scratch = 0;   // activations for Transformer::kMaxBatch rows, logits of every sequence, RoPE table
     std::uint64_t total() const { return weights + kv_cache + scratch; }
 };

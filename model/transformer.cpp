@@ -1,6 +1,7 @@
 #include "model/transformer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "kernels/registry.h"
 #include "model/stack_rows.h"
 
 namespace wb {
@@ -52,13 +54,58 @@ void rotate(float* vec, int i, float fcr, float fci) {
 
 }  // namespace
 
+const char* kv_type_name(DType t) {
+    switch (t) {
+    case DType::f32: return "f32";
+    case DType::f16: return "f16";
+    case DType::bf16: return "bf16";
+    case DType::q8_0: return "q8_0";
+    default: throw std::invalid_argument(std::string("a KV cache cannot hold ") + traits(t).name + " rows");
+    }
+}
+
+DType parse_kv_type(std::string_view name) {
+    std::string known;
+    for (const DType t : kKvTypes) {
+        const std::string_view candidate = kv_type_name(t);
+        if (name.size() == candidate.size() &&
+            std::equal(name.begin(), name.end(), candidate.begin(), [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+            return t;
+        }
+        known += std::string(known.empty() ? "" : ", ") + kv_type_name(t);
+    }
+    throw std::invalid_argument("unknown KV cache type '" + std::string(name) + "' (known: " + known + ")");
+}
+
+void require_cache_type(const Kernels& kernels, const Config& c, DType kv_type) {
+    const char* kv_name = kv_type_name(kv_type);  // throws for a type the cache cannot hold
+    if (!kernels.attention->reads(kv_type)) {
+        std::string readers;
+        for (const AttentionKernel* a : attention_kernels()) {
+            if (a->reads(kv_type) && readers.find(a->name) == std::string::npos) {
+                readers += std::string(readers.empty() ? "" : ", ") + a->name;
+            }
+        }
+        throw std::invalid_argument(std::string("variant ") + kernels.variant->name + "'s " + kernels.attention->name +
+                                    " reads only an f32 KV cache, not " + kv_name + " (attention that reads it: " +
+                                    readers + ")");
+    }
+    if (c.kv_dim() % traits(kv_type).block != 0) {
+        throw std::invalid_argument(std::string("a ") + kv_name + " KV cache stores rows in blocks of " +
+                                    std::to_string(traits(kv_type).block) + ", and this model's rows hold " +
+                                    std::to_string(c.kv_dim()) + " keys");
+    }
+}
+
 Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx, CacheShape cache)
     : checkpoint_(checkpoint),
       cfg_(checkpoint.config()),
       kernels_(kernels),
       ctx_(ctx),
       n_seq_(cache.sequences),
-      n_ctx_(cache.positions(cfg_)) {
+      n_ctx_(cache.positions(cfg_)),
+      kv_type_(cache.kv_type),
+      kv_row_bytes_(row_bytes(cache.kv_type, cfg_.kv_dim())) {
     if (!kernels_.available()) {
         throw std::invalid_argument(std::string("variant ") + kernels_.variant->name + " is not available on this machine");
     }
@@ -66,6 +113,7 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
         throw std::invalid_argument("a KV cache of " + std::to_string(n_seq_) + " sequences of " + std::to_string(n_ctx_) +
                                     " positions does not suit a model of context " + std::to_string(cfg_.seq_len));
     }
+    require_cache_type(kernels_, cfg_, kv_type_);
     for (const LayerWeights& lw : checkpoint_.weights().layers) {
         layers_.push_back({prepare_group({lw.wq, lw.wk, lw.wv}), prepare_group({lw.w1, lw.w3}), prepare(lw.wo), prepare(lw.w2)});
     }
@@ -82,9 +130,9 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     hb2_.resize(B * hidden);
     stacked_.resize(B * std::max(dim + 2 * kv_dim, 2 * hidden));
     logits_.resize(static_cast<std::size_t>(n_seq_) * cfg_.vocab_size);
-    const std::size_t cache_floats = static_cast<std::size_t>(cfg_.n_layers) * n_seq_ * n_ctx_ * kv_dim;
-    key_cache_.assign(cache_floats, 0.0f);
-    value_cache_.assign(cache_floats, 0.0f);
+    const std::size_t cache_bytes = static_cast<std::size_t>(cfg_.n_layers) * n_seq_ * n_ctx_ * kv_row_bytes_;
+    key_cache_.assign(cache_bytes, std::byte{0});
+    value_cache_.assign(cache_bytes, std::byte{0});
     per_seq_.resize(static_cast<std::size_t>(n_seq_));
 
     // RoPE angles, computed with llama2.c's exact expressions (theta 10000, no factors) so results match it
@@ -158,9 +206,9 @@ void Transformer::project(const Projection& p, const float* x, int m, float* con
     for (int i = first + 1; i < first + p.count; i++) Observed seen(ctx_.observer, stage[i], layer, pos, {out[i], m, width[i]});
 }
 
-float* Transformer::cache_row(std::vector<float>& cache, int layer, int seq, int pos) {
+std::byte* Transformer::cache_row(std::vector<std::byte>& cache, int layer, int seq, int pos) {
     const std::size_t row = (static_cast<std::size_t>(layer) * n_seq_ + seq) * n_ctx_ + pos;
-    return cache.data() + row * cfg_.kv_dim();
+    return cache.data() + row * kv_row_bytes_;
 }
 
 float* Transformer::forward(const int* tokens, int T, int pos, bool all_logits) {
@@ -268,17 +316,20 @@ void Transformer::forward_chunk(const Batch& batch, int first, int T, int* outpu
             Observed seen(obs, Stage::k_rope, l, pos, {k, T, kv_dim});
             for (int t = 0; t < T; t++) rope(k + t * kv_dim, kv_dim, positions[t]);
         }
-        // Each span's keys and values go to its sequence's cache rows, where attention finds them.
+        // Each span's keys and values go to its sequence's cache rows, in the cache's type, where attention finds them.
+        const auto store_row = traits(kv_type_).quantize_row;
         for (const AttentionSpan& s : spans_) {
-            const std::size_t n = static_cast<std::size_t>(s.rows) * kv_dim;
-            std::memcpy(cache_row(key_cache_, l, s.seq, s.pos), k + s.first_row * kv_dim, n * sizeof(float));
-            std::memcpy(cache_row(value_cache_, l, s.seq, s.pos), v + s.first_row * kv_dim, n * sizeof(float));
+            for (int i = 0; i < s.rows; i++) {
+                const std::size_t row = static_cast<std::size_t>(s.first_row + i) * kv_dim;
+                store_row(k + row, cache_row(key_cache_, l, s.seq, s.pos + i), kv_dim);
+                store_row(v + row, cache_row(value_cache_, l, s.seq, s.pos + i), kv_dim);
+            }
         }
         {
             Observed seen(obs, Stage::attention, l, pos, {xb, T, dim});
             const AttentionArgs args{q,  cache_row(key_cache_, l, 0, 0), cache_row(value_cache_, l, 0, 0),
-                                     xb, T, spans_, static_cast<std::size_t>(n_ctx_) * kv_dim,
-                                     c.n_heads, c.n_kv_heads, hs};
+                                     xb, T, spans_, static_cast<std::size_t>(n_ctx_) * kv_row_bytes_,
+                                     c.n_heads, c.n_kv_heads, hs, kv_type_};
             kernels_.attention->run(args, ctx_);
         }
         matmul(pl.wo, xb, xb2, T, Stage::attn_out, l, pos);
@@ -336,10 +387,10 @@ void Transformer::copy_sequence(int from, int to, int positions) {
                                 std::to_string(n_seq_) + " sequences of " + std::to_string(n_ctx_));
     }
     if (from == to) return;
-    const std::size_t n = static_cast<std::size_t>(positions) * cfg_.kv_dim();
+    const std::size_t n = static_cast<std::size_t>(positions) * kv_row_bytes_;
     for (int l = 0; l < cfg_.n_layers; l++) {
-        std::memcpy(cache_row(key_cache_, l, to, 0), cache_row(key_cache_, l, from, 0), n * sizeof(float));
-        std::memcpy(cache_row(value_cache_, l, to, 0), cache_row(value_cache_, l, from, 0), n * sizeof(float));
+        std::memcpy(cache_row(key_cache_, l, to, 0), cache_row(key_cache_, l, from, 0), n);
+        std::memcpy(cache_row(value_cache_, l, to, 0), cache_row(value_cache_, l, from, 0), n);
     }
 }
 

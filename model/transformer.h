@@ -1,7 +1,10 @@
 // The one Llama-2 forward pass (llama2.c semantics). Matmul and attention come from the kernels it is given.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <initializer_list>
+#include <string_view>
 #include <vector>
 
 #include "model/observer.h"
@@ -30,18 +33,35 @@ struct Batch {
     int rows() const { return static_cast<int>(token.size()); }
 };
 
-// What the KV cache holds: `sequences` independent sequences of up to `context` positions each.
+// What the KV cache holds: `sequences` independent sequences of up to `context` positions each, every key and
+// value row stored as kv_type (one of kKvTypes: f32, f16, bf16, q8_0).
 struct CacheShape {
     int sequences = 1;
     int context = 0;  // 0: the model's seq_len
+    DType kv_type = DType::f32;
 
     int positions(const Config& c) const { return context == 0 ? c.seq_len : context; }
+    // Bytes of keys and values for all layers, sequences and positions.
+    std::uint64_t bytes(const Config& c) const {
+        return 2ull * static_cast<std::uint64_t>(c.n_layers) * static_cast<std::uint64_t>(sequences) *
+               static_cast<std::uint64_t>(positions(c)) * row_bytes(kv_type, c.kv_dim());
+    }
 };
+
+// The cache type named `name` ("f32", "f16", "bf16", "q8_0", any case). Throws std::invalid_argument naming the
+// types for any other.
+DType parse_kv_type(std::string_view name);
+// "f32", "f16", "bf16" or "q8_0", as --kv-type spells it.
+const char* kv_type_name(DType t);
+// Throws std::invalid_argument, one line, unless a cache of kv_type holds this model's rows and the variant's
+// attention reads it.
+void require_cache_type(const Kernels& kernels, const Config& c, DType kv_type);
 
 class Transformer {
 public:
     // Prepares every weight matrix once with the variant's matmul kernel and allocates the KV cache.
-    // Throws std::invalid_argument for a cache shape of no sequences or a context past the model's.
+    // Throws std::invalid_argument for a cache shape of no sequences or a context past the model's, a cache type
+    // the variant's attention does not read, or q8_0 rows that do not split into blocks of 32.
     Transformer(const Checkpoint& checkpoint, const Kernels& kernels, ExecContext& ctx, CacheShape cache = {});
 
     // Runs one batch: every projection is one matmul over its rows, attention is causal inside each sequence.
@@ -93,13 +113,15 @@ private:
     void forward_chunk(const Batch& batch, int first, int T, int* outputs);
     void matmul(const Projection& w, const float* x, float* y, int m, Stage stage, int layer, int pos);
     void rope(float* row, int width, int pos) const;
-    float* cache_row(std::vector<float>& cache, int layer, int seq, int pos);
+    std::byte* cache_row(std::vector<std::byte>& cache, int layer, int seq, int pos);
 
     const Checkpoint& checkpoint_;
     Config cfg_;
     Kernels kernels_;
     ExecContext& ctx_;
     int n_seq_, n_ctx_;
+    DType kv_type_;
+    std::size_t kv_row_bytes_;  // one position's keys (or values) as stored
     std::vector<PackedLayer> layers_;
     Projection classifier_;
 
@@ -114,8 +136,8 @@ private:
     std::vector<float> hb2_;     // [T x hidden]
     std::vector<float> stacked_;  // [T x (dim + 2 kv_dim) or 2 hidden] a stacked projection's rows, before the split
     std::vector<float> logits_;  // [outputs x vocab]
-    std::vector<float> key_cache_;    // [layers x sequences x context x kv_dim]
-    std::vector<float> value_cache_;  // [layers x sequences x context x kv_dim]
+    std::vector<std::byte> key_cache_;    // [layers x sequences x context] rows of kv_row_bytes_
+    std::vector<std::byte> value_cache_;  // laid out as the keys
     std::vector<float> rope_;         // [seq_len x head_size/2 x (cos, sin)]
 
     // Per call: rows that give logits, an int per sequence, the chunk's attention spans.

@@ -78,7 +78,9 @@ class Results:
     """The newest record of each configuration, and the newest ok one of each (impl, variant, threads, model)."""
 
     def __init__(self, records):
-        self.all = list(records)
+        # The tables compare runs on the f32 KV cache (records older than the field had no other); runs with
+        # another cache type (bench_all --kv-type) are left out rather than taken for the same configuration.
+        self.all = [r for r in records if r.get("kv_type") in (None, "f32")]
         self.records = list(newest(self.all, configuration).values())
         latest = newest(self.records, lambda r: (r["impl"], r["variant"], r["threads"], r["model"]))
         self.ok = [r for r in latest.values() if r["status"] == "ok"]

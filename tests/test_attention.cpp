@@ -1,4 +1,5 @@
-// Every registered attention kernel against attention.naive, within the tolerance it declares.
+// Every registered attention kernel against attention.naive, within the tolerance it declares, on a KV cache of each
+// type the kernel reads; and each cache type against the f32 cache.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 
 #include "kernels/exec_context.h"
 #include "kernels/registry.h"
+#include "types/weight_types.h"
 
 namespace wb {
 namespace {
@@ -79,18 +81,24 @@ std::vector<AttentionCase> attention_cases() {
     return cases;
 }
 
-// One case's operands, and attention.naive's output for them.
+// Whether a cache of this type can hold the case's rows (q8_0 blocks of 32 along a row).
+bool holds(DType kv_type, const AttentionCase& c) { return c.n_kv_heads * c.head_size % traits(kv_type).block == 0; }
+
+// One case's operands, its cache stored as kv_type, and attention.naive's output for them.
 struct AttentionReference {
     AttentionCase c;
+    DType kv_type;
     int m = 0;
     int context = 0;  // cache rows per sequence: the most any sequence fills
     std::vector<AttentionSpan> spans;
-    std::vector<float> q, k, v;  // one sequence: k and v hold exactly its filled rows, so ASan sees over-reads
+    std::vector<float> q;
+    std::vector<std::byte> k, v;  // one sequence: k and v hold exactly its filled rows, so ASan sees over-reads
     std::vector<float> expected;
     float value_scale = 0.0f;  // max |v|, the scale tolerances are relative to
 
-    AttentionReference(const AttentionCase& attention_case, unsigned seed, const AttentionKernel& naive)
-        : c(attention_case) {
+    AttentionReference(const AttentionCase& attention_case, unsigned seed, const AttentionKernel& naive,
+                       DType kv = DType::f32)
+        : c(attention_case), kv_type(kv) {
         std::vector<int> filled;  // rows each sequence has in its cache once this call's keys are in
         for (const SpanCase& s : c.spans) {
             spans.push_back({m, s.rows, s.seq, s.pos});
@@ -104,15 +112,22 @@ struct AttentionReference {
         const int kv_dim = c.n_kv_heads * c.head_size;
         q.resize(static_cast<std::size_t>(m) * c.n_heads * c.head_size);
         for (float& x : q) x = c.q_scale * normal(rng);
-        // Rows past what a sequence has filled are NaN: a kernel that reads them poisons its output.
-        k.assign(filled.size() * context * kv_dim, std::nanf(""));
-        v.assign(k.size(), std::nanf(""));
+        // Rows past what a sequence has filled are all-ones bits, NaN in every cache type (a q8_0 block's scale
+        // too): a kernel that reads them poisons its output.
+        const std::size_t row = row_bytes(kv_type, kv_dim);
+        k.assign(filled.size() * context * row, std::byte{0xff});
+        v.assign(k.size(), std::byte{0xff});
+        std::vector<float> k_row(static_cast<std::size_t>(kv_dim)), v_row(k_row.size());
         for (std::size_t s = 0; s < filled.size(); s++) {
-            for (std::size_t i = 0; i < static_cast<std::size_t>(filled[s]) * kv_dim; i++) {
-                const std::size_t at = s * context * kv_dim + i;
-                k[at] = normal(rng);
-                v[at] = normal(rng);
-                value_scale = std::max(value_scale, std::fabs(v[at]));
+            for (std::size_t t = 0; t < static_cast<std::size_t>(filled[s]); t++) {
+                for (std::size_t i = 0; i < k_row.size(); i++) {
+                    k_row[i] = normal(rng);
+                    v_row[i] = normal(rng);
+                    value_scale = std::max(value_scale, std::fabs(v_row[i]));
+                }
+                const std::size_t at = (s * context + t) * row;
+                traits(kv_type).quantize_row(k_row.data(), k.data() + at, kv_dim);
+                traits(kv_type).quantize_row(v_row.data(), v.data() + at, kv_dim);
             }
         }
         ExecContext ctx(1);
@@ -123,7 +138,8 @@ struct AttentionReference {
     AttentionArgs args(float* out, int first_row, int rows, std::span<const AttentionSpan> which) const {
         const std::size_t dim = static_cast<std::size_t>(c.n_heads) * c.head_size;
         return {q.data() + first_row * dim, k.data(), v.data(), out, rows, which,
-                static_cast<std::size_t>(context) * c.n_kv_heads * c.head_size, c.n_heads, c.n_kv_heads, c.head_size};
+                static_cast<std::size_t>(context) * row_bytes(kv_type, c.n_kv_heads * c.head_size), c.n_heads,
+                c.n_kv_heads, c.head_size, kv_type};
     }
 
     std::vector<float> run(const AttentionKernel& kernel, ExecContext& ctx) const {
@@ -146,13 +162,17 @@ struct AttentionReference {
 
 class AttentionKernels : public testing::TestWithParam<const AttentionKernel*> {
 protected:
-    // attention.naive runs once per case for the whole suite, not once per kernel.
+    // attention.naive runs once per case and cache type for the whole suite, not once per kernel.
     static void SetUpTestSuite() {
         const AttentionKernel* naive = find_attention("attention.naive");
         if (naive == nullptr) return;
         const std::vector<AttentionCase> cases = attention_cases();
-        for (std::size_t i = 0; i < cases.size(); i++) {
-            references_.emplace_back(cases[i], static_cast<unsigned>(1234 + i), *naive);
+        for (const DType kv_type : kKvTypes) {
+            for (std::size_t i = 0; i < cases.size(); i++) {
+                if (holds(kv_type, cases[i])) {
+                    references_.emplace_back(cases[i], static_cast<unsigned>(1234 + i), *naive, kv_type);
+                }
+            }
         }
     }
     static void TearDownTestSuite() { references_.clear(); }
@@ -169,10 +189,13 @@ TEST_P(AttentionKernels, MatchesNaiveWithinTolerance) {
     ExecContext one_thread(1), two_threads(2);
     two_threads.min_parallel_bytes = 0;  // every parallel path, however small the shape
     float worst_relative = 0.0f;  // largest error / max |v| over all cases, in the XML report
+    int cases = 0;
     for (const AttentionReference& ref : references_) {
+        if (!kernel.reads(ref.kv_type)) continue;
+        cases++;
         const float bound = kernel.tolerance * ref.value_scale;
         for (ExecContext* ctx : {&one_thread, &two_threads}) {
-            SCOPED_TRACE(describe(ref.c) + " threads " + std::to_string(ctx->threads()));
+            SCOPED_TRACE(describe(ref.c) + " kv " + traits(ref.kv_type).name + " threads " + std::to_string(ctx->threads()));
             const std::vector<float> got = ref.run(kernel, *ctx);
             std::size_t failures = 0, first_failure = 0;
             for (std::size_t j = 0; j < got.size(); j++) {
@@ -186,7 +209,35 @@ TEST_P(AttentionKernels, MatchesNaiveWithinTolerance) {
                                     << ", naive " << ref.expected[first_failure] << "; bound " << bound;
         }
     }
+    EXPECT_GT(cases, 0) << kernel.name << " reads no cache type";
+    EXPECT_TRUE(kernel.reads(DType::f32)) << kernel.name << ": every kernel reads an f32 cache";
     RecordProperty("worst_relative_error", std::to_string(worst_relative));
+}
+
+// The cache types themselves: naive on an f16, bf16 or q8_0 cache stays near naive on the f32 cache of the same
+// keys and values (the error of storing them), and a type that stored garbage would not.
+TEST(AttentionCacheTypes, StayNearTheF32Cache) {
+    const AttentionKernel* naive = find_attention("attention.naive");
+    ASSERT_NE(naive, nullptr);
+    // Bounds on |out - out_f32| / max |v|: f16 keeps 11 significant bits, bf16 8, q8_0 about 7 per block of 32.
+    const std::pair<DType, float> bounds[] = {{DType::f16, 0.005f}, {DType::bf16, 0.03f}, {DType::q8_0, 0.05f}};
+    const std::vector<AttentionCase> cases = attention_cases();
+    for (const auto& [kv_type, bound] : bounds) {
+        float worst = 0.0f;
+        for (std::size_t i = 0; i < cases.size(); i++) {
+            if (cases[i].q_scale != 1.0f || !holds(kv_type, cases[i])) continue;  // peaky softmaxes amplify any rounding
+            SCOPED_TRACE(describe(cases[i]) + " kv " + traits(kv_type).name);
+            const AttentionReference f32(cases[i], static_cast<unsigned>(7 + i), *naive, DType::f32);
+            const AttentionReference stored(cases[i], static_cast<unsigned>(7 + i), *naive, kv_type);
+            for (std::size_t j = 0; j < f32.expected.size(); j++) {
+                ASSERT_TRUE(std::isfinite(stored.expected[j])) << "element " << j;
+                worst = std::max(worst, std::fabs(stored.expected[j] - f32.expected[j]) / f32.value_scale);
+            }
+        }
+        EXPECT_LE(worst, bound) << traits(kv_type).name;
+        EXPECT_GT(worst, 0.0f) << traits(kv_type).name << " rounds nothing: is the cache really stored in it?";
+        RecordProperty(std::string("worst_relative_error_") + traits(kv_type).name, std::to_string(worst));
+    }
 }
 
 // The reference itself: a call mixing sequences gives each span exactly what that span gets alone.

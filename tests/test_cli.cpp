@@ -29,6 +29,26 @@ TEST(Generate, GreedyPrintsTheReferenceStory) {
     EXPECT_GT(timing->decode_tok_s, 0.0);
 }
 
+TEST(Generate, RunsOnEveryKvCacheType) {
+    REQUIRE_STORIES();
+    for (const char* kv : {"f16", "bf16", "q8_0"}) {
+        const test::Output r = test::run("generate", stories({"-t", "0", "-n", "64", "--kv-type", kv}));
+        ASSERT_EQ(r.exit_code, 0) << kv << ": " << r.err;
+        EXPECT_GT(r.out.size(), 40u) << kv;
+    }
+}
+
+TEST(Generate, APromptFileIsThePrompt) {
+    REQUIRE_STORIES();
+    const std::string file = test::temp_path("prompt.txt");
+    test::write_file(file, "Once upon a time\n");
+    const test::Output from_file = test::run("generate", stories({"-t", "0", "-n", "40", "-f", file}));
+    const test::Output given = test::run("generate", stories({"-t", "0", "-n", "40", "-i", "Once upon a time"}));
+    ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+    EXPECT_EQ(from_file.out, given.out);
+    EXPECT_EQ(from_file.out.rfind("Once upon a time", 0), 0u) << from_file.out;
+}
+
 TEST(Generate, SeededSamplingPrintsWhatLlama2cPrints) {
     REQUIRE_STORIES();
     const test::Output r = test::run("generate", stories({"-t", "1.0", "-p", "0.9", "-s", "133742", "-n", "200"}));
@@ -125,6 +145,11 @@ TEST(Generate, BadInputsGetAOneLineErrorAndNonZeroExit) {
         {"bad mode", stories({"-m", "poem"}), 2, "generate or chat"},
         {"no model", {"-t", "0"}, 2, "give one MODEL"},
         {"unknown shape", {"--synthetic", "gpt5"}, 2, "unknown shape 'gpt5'"},
+        {"missing prompt file", stories({"-f", test::temp_path("no-prompt.txt")}), 1, "not a readable file"},
+        {"prompt given twice", stories({"-i", "a", "-f", test::temp_path("no-prompt.txt")}), 2, "give -i or -f, not both"},
+        {"unknown KV cache type", stories({"--kv-type", "q4"}), 2, "--kv-type: unknown KV cache type 'q4'"},
+        {"a cache type the attention cannot read", stories({"--variant", "simd", "--kv-type", "q8_0"}), 2,
+         "attention.simd reads only an f32 KV cache, not q8_0"},
     };
     for (const BadRun& bad : cases) {
         SCOPED_TRACE(bad.what);
@@ -138,6 +163,21 @@ TEST(Generate, OutOfRangeSamplingSettingsAreReplacedAndSaidSo) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("using 0 (greedy)"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("using 0.9"), std::string::npos) << r.err;
+}
+
+// --context N sets the written model's context: -n 0 runs all of it (a synthetic model never samples BOS).
+TEST(Synth, ContextSetsTheModelsPositions) {
+    REQUIRE_MODEL("tok512.bin");
+    const std::string path = test::temp_path("stories260K-1000.bin");
+    const test::Output w = test::run("synth", {"--shape", "stories260K", "--context", "1000", "-o", path});
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+    EXPECT_NE(w.err.find("seq_len=1000"), std::string::npos) << w.err;
+    const test::Output g = test::run("generate", {path, "-z", test::model_path("tok512.bin"), "-t", "0", "-n", "0",
+                                                  "--kv-type", "q8_0"});
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    const auto timing = parse_timing_line(g.err);
+    ASSERT_TRUE(timing.has_value()) << g.err;
+    EXPECT_EQ(timing->decode_tokens, 999);
 }
 
 TEST(Synth, WritesALoadableFileAndRejectsBadArguments) {
@@ -154,6 +194,8 @@ TEST(Synth, WritesALoadableFileAndRejectsBadArguments) {
              {"unknown shape", {"--shape", "gpt5", "-o", path}, 2, "unknown shape"},
              {"no output", {"--shape", "stories15M"}, 2, "required"},
              {"bad seed", {"--shape", "stories15M", "--seed", "-3", "-o", path}, 2, "--seed must be in"},
+             {"no context", {"--shape", "stories15M", "--context", "0", "-o", path}, 2, "--context must be in"},
+             {"absurd context", {"--shape", "stories15M", "--context", "99999999", "-o", path}, 2, "--context must be in"},
              {"unwritable", {"--shape", "stories15M", "-o", "/nonexistent-dir/x.bin"}, 1, "cannot create"},
          }) {
         SCOPED_TRACE(bad.what);

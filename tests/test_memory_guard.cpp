@@ -38,6 +38,25 @@ TEST(MemoryGuard, Llama7BNeedsItsWeightsAndCache) {
     EXPECT_EQ(q8.kv_cache, need.kv_cache);
 }
 
+TEST(MemoryGuard, TheKvCacheTakesTheBytesOfItsType) {
+    const std::uint64_t rows = 32ull * 4096 * 2;  // layers x positions x (key, value), each row 4096 elements
+    EXPECT_EQ(memory_need(kLlama7B, naive(), CacheShape{1, 0, DType::f16}).kv_cache, rows * 4096 * 2);
+    EXPECT_EQ(memory_need(kLlama7B, naive(), CacheShape{1, 0, DType::bf16}).kv_cache, rows * 4096 * 2);
+    EXPECT_EQ(memory_need(kLlama7B, naive(), CacheShape{1, 0, DType::q8_0}).kv_cache, rows * 4096 / 32 * 34);
+    EXPECT_EQ(memory_need(kLlama7B, naive(), CacheShape{3, 1000, DType::q8_0}).kv_cache, 32ull * 3 * 1000 * 2 * 4096 / 32 * 34);
+}
+
+TEST(MemoryGuard, ARefusalNamesTheCacheInItsTypeAndTheOthers) {
+    std::string why;
+    try {
+        require_memory("llama-2-7b.bin", kLlama7B, naive(), 23 * kGiB, CacheShape{1, 0, DType::f16});
+    } catch (const ResourceError& e) {
+        why = e.what();
+    }
+    EXPECT_NE(why.find("KV cache 2.0 GiB as f16 (as f32 4.0 GiB, bf16 2.0 GiB, q8_0 1.1 GiB)"), std::string::npos) << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+}
+
 TEST(MemoryGuard, KernelsThatRepackAtLoadNeedTheirCopyToo) {
     const Config c = *find_shape("stories15M");
     const std::uint64_t mapped = memory_need(c, naive()).weights;

@@ -7,10 +7,13 @@
 // Scores of a block with at least a batch of rows run across rows (queries transposed once per block,
 // each key broadcast), so the softmax needs no horizontal reductions; smaller blocks (decode) score
 // one row at a time with simd_head's dot products.
+//
+// A cache stored as f16, bf16 or q8_0 is read tile by tile into the packed fp32 tile, so every block packs then.
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
+#include "kernels/attention/kv_rows.h"
 #include "kernels/attention/simd_head.h"
 #include "kernels/exec_context.h"
 #include "kernels/kernel.h"
@@ -34,9 +37,10 @@ struct Blocking {
     int queries_per_block;  // consecutive query rows of one span in a block
     int max_rows;   // rows of a full block: queries_per_block x heads per kv head
     int tile_size;  // keys per tile, a multiple of kLanes
-    // Tiles are copied out of the cache only for blocks of more rows than one pass of weighted sums takes:
+    bool converts;  // the cache is not f32: tiles are converted as they are packed
+    // An f32 cache's tiles are copied out only for blocks of more rows than one pass of weighted sums takes:
     // fewer rows would spend as long copying a tile as using it (decode of 1-4 heads per kv head).
-    bool packed() const { return max_rows > kRowsPerPass; }
+    bool packed() const { return converts || max_rows > kRowsPerPass; }
 
     int blocks_per_kv_head(const AttentionSpan& s) const { return (s.rows + queries_per_block - 1) / queries_per_block; }
 };
@@ -54,8 +58,10 @@ Blocking choose_blocking(const AttentionArgs& a, int threads) {
     while (queries > 1 && blocks() < kBlocksPerThread * threads) queries = (queries + 1) / 2;
     const int rows = queries * group;
     const int packed_keys = kTileBytes / (2 * static_cast<int>(sizeof(float)) * a.head_size) / kLanes * kLanes;
-    Blocking b{queries, rows, kUnpackedTileKeys};
-    if (b.packed()) b.tile_size = std::clamp(packed_keys, kLanes, 128);
+    Blocking b{queries, rows, kUnpackedTileKeys, a.kv_type != DType::f32};
+    // Blocks of many rows reuse a packed tile from L1; few rows (decode) pack only to convert, in long tiles that
+    // spread each tile's softmax update over more keys.
+    if (b.max_rows > kRowsPerPass) b.tile_size = std::clamp(packed_keys, kLanes, 128);
     return b;
 }
 
@@ -87,10 +93,12 @@ struct ScratchLayout {
     }
 };
 
-// dst[t * head_size ..] = src[t * stride ..] for keys t in [0, n), zeros up to key n_padded: cache rows are
-// kv_dim apart, a stride that maps a tile onto few L1 sets; packed, the tile is contiguous.
-void pack_tile(const float* src, long stride, int n, int n_padded, int head_size, float* dst) {
-    for (int t = 0; t < n; t++) std::copy(src + t * stride, src + t * stride + head_size, dst + t * head_size);
+// dst[t * head_size ..] = elements first .. first+head_size-1 of cache row t (rows row_bytes apart, stored as
+// type) as fp32, for keys t in [0, n), zeros up to key n_padded: cache rows map a tile onto few L1 sets; packed,
+// the tile is contiguous.
+void pack_tile(DType type, const std::byte* rows, std::size_t row_bytes, int first, int n, int n_padded,
+               int head_size, float* dst) {
+    for (int t = 0; t < n; t++) kv::read(type, rows + t * row_bytes, first, head_size, dst + t * head_size);
     std::fill(dst + n * head_size, dst + n_padded * head_size, 0.0f);
 }
 
@@ -137,8 +145,9 @@ public:
     Block(const AttentionArgs& a, const Blocking& b, const AttentionSpan& span, int block, float* scratch)
         : a_(a),
           span_(span),
-          k_cache_(a.keys(span)),
-          v_cache_(a.values(span)),
+          k_cache_(a.stored_keys(span)),
+          v_cache_(a.stored_values(span)),
+          row_bytes_(a.row_bytes()),
           group_(a.n_heads / a.n_kv_heads),
           kv_head_(block / b.blocks_per_kv_head(span)),
           first_query_(block % b.blocks_per_kv_head(span) * b.queries_per_block),
@@ -166,13 +175,16 @@ public:
         start();
         for (int t0 = 0; t0 <= last_key_; t0 += tile_size_) {
             const int in_cache = std::min(tile_size_, last_key_ - t0 + 1);
-            const float* k_tile = k_cache_ + t0 * stride_ + kv_head_ * hs_;
-            const float* v_tile = v_cache_ + t0 * stride_ + kv_head_ * hs_;
+            const std::byte* k_rows = k_cache_ + t0 * row_bytes_;
+            const std::byte* v_rows = v_cache_ + t0 * row_bytes_;
+            // Unpacked, the cache is f32 and read in place.
+            const float* k_tile = reinterpret_cast<const float*>(k_rows) + kv_head_ * hs_;
+            const float* v_tile = reinterpret_cast<const float*>(v_rows) + kv_head_ * hs_;
             long tile_stride = stride_;
             if (pack_) {
                 const int padded = std::min(tile_size_, (in_cache + kKeysPerPass - 1) / kKeysPerPass * kKeysPerPass);
-                pack_tile(k_tile, stride_, in_cache, padded, hs_, k_packed_);
-                pack_tile(v_tile, stride_, in_cache, in_cache, hs_, v_packed_);
+                pack_tile(a_.kv_type, k_rows, row_bytes_, kv_head_ * hs_, in_cache, padded, hs_, k_packed_);
+                pack_tile(a_.kv_type, v_rows, row_bytes_, kv_head_ * hs_, in_cache, in_cache, hs_, v_packed_);
                 k_tile = k_packed_;
                 v_tile = v_packed_;
                 tile_stride = hs_;
@@ -287,7 +299,8 @@ private:
 
     const AttentionArgs& a_;
     const AttentionSpan& span_;
-    const float *k_cache_, *v_cache_;
+    const std::byte *k_cache_, *v_cache_;
+    const std::size_t row_bytes_;
     const int group_, kv_head_, first_query_, rows_, rows_padded_, hs_;
     const long stride_;
     const int tile_size_, last_key_;
@@ -306,7 +319,7 @@ void run_flash(const AttentionArgs& a, ExecContext& ctx) {
         total += blocks(s);
         keys += static_cast<long>(blocks(s)) * (s.pos + s.rows);
     }
-    const double block_bytes = static_cast<double>(keys) / total * 2 * a.head_size * sizeof(float);
+    const double block_bytes = static_cast<double>(keys) / total * 2 * static_cast<double>(a.row_bytes()) / a.n_kv_heads;
     ctx.parallel_for(total, block_bytes, [&](int begin, int end, int slot) {
         float* scratch = ctx.scratch(scratch_size, slot);
         std::size_t span = 0;
@@ -323,7 +336,7 @@ void run_flash(const AttentionArgs& a, ExecContext& ctx) {
 extern const AttentionKernel flash{
     "attention.flash",
     "tiles of keys with an online softmax, a block of query rows x grouped heads per tile; TBB over blocks",
-    1e-5f, kIsa, run_flash,
+    1e-5f, kIsa, run_flash, kKvAll,
 };
 
 }  // namespace wb::WB_ISA_NS::attention
