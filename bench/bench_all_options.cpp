@@ -116,7 +116,7 @@ Options parse(int argc, char** argv) {
         for (const std::string& name : o.variants) {
             const Kernels k = resolve_variant(name);
             if (!k.attention->reads(o.kv_type)) {
-                throw cli::UsageError("--kv-type " + std::string(kv_type_name(o.kv_type)) + ": variant " + name + "'s " +
+                throw cli::UsageError("--kv-type " + kv_type_name(o.kv_type) + ": variant " + name + "'s " +
                                       k.attention->name + " reads only an f32 KV cache");
             }
         }

@@ -96,12 +96,16 @@ ReadPass widest_read_pass() {
 
 // Reads `streams` equal parts of the buffer side by side, a 1 KiB block of each in turn, the way a matvec walks
 // several weight rows at once: the prefetchers then follow several streams, and one core draws more than from one.
+constexpr std::size_t kStreamBlock = 256;  // floats
+
+// Floats each of `streams` parts of n holds: whole blocks.
+std::size_t stream_part(std::size_t n, int streams) { return n / streams / kStreamBlock * kStreamBlock; }
+
 float read_streams(ReadPass pass, const float* p, std::size_t n, int streams) {
-    constexpr std::size_t kBlock = 256;
-    const std::size_t part = n / streams / kBlock * kBlock;
+    const std::size_t part = stream_part(n, streams);
     float sum = 0;
-    for (std::size_t i = 0; i < part; i += kBlock) {
-        for (int s = 0; s < streams; s++) sum += pass(p + s * part + i, kBlock);
+    for (std::size_t i = 0; i < part; i += kStreamBlock) {
+        for (int s = 0; s < streams; s++) sum += pass(p + s * part + i, kStreamBlock);
     }
     return sum;
 }
@@ -120,7 +124,7 @@ double read_bandwidth(std::size_t bytes, int threads) {
     double best = 0;
     std::vector<float> sink(threads);
     for (const int streams : {1, 4, 8}) {
-        const std::size_t part = per_thread / streams / 256 * 256;
+        const std::size_t part = stream_part(per_thread, streams);
         if (part == 0) continue;
         for (int round = 0; round < 5; round++) {
             const double secs = timed_on_threads(threads, [&](int t) {

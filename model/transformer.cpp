@@ -54,31 +54,24 @@ void rotate(float* vec, int i, float fcr, float fci) {
 
 }  // namespace
 
-const char* kv_type_name(DType t) {
-    switch (t) {
-    case DType::f32: return "f32";
-    case DType::f16: return "f16";
-    case DType::bf16: return "bf16";
-    case DType::q8_0: return "q8_0";
-    default: throw std::invalid_argument(std::string("a KV cache cannot hold ") + traits(t).name + " rows");
-    }
+static bool is_kv_type(DType t) { return std::find(std::begin(kKvTypes), std::end(kKvTypes), t) != std::end(kKvTypes); }
+
+std::string kv_type_name(DType t) {
+    if (!is_kv_type(t)) throw std::invalid_argument(std::string("a KV cache cannot hold ") + traits(t).name + " rows");
+    std::string name = traits(t).name;
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return name;
 }
 
 DType parse_kv_type(std::string_view name) {
+    if (const TypeTraits* t = find_type(name); t != nullptr && is_kv_type(t->type)) return t->type;
     std::string known;
-    for (const DType t : kKvTypes) {
-        const std::string_view candidate = kv_type_name(t);
-        if (name.size() == candidate.size() &&
-            std::equal(name.begin(), name.end(), candidate.begin(), [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
-            return t;
-        }
-        known += std::string(known.empty() ? "" : ", ") + kv_type_name(t);
-    }
+    for (const DType t : kKvTypes) known += (known.empty() ? "" : ", ") + kv_type_name(t);
     throw std::invalid_argument("unknown KV cache type '" + std::string(name) + "' (known: " + known + ")");
 }
 
 void require_cache_type(const Kernels& kernels, const Config& c, DType kv_type) {
-    const char* kv_name = kv_type_name(kv_type);  // throws for a type the cache cannot hold
+    const std::string kv_name = kv_type_name(kv_type);  // throws for a type the cache cannot hold
     if (!kernels.attention->reads(kv_type)) {
         std::string readers;
         for (const AttentionKernel* a : attention_kernels()) {
@@ -130,9 +123,8 @@ Transformer::Transformer(const Checkpoint& checkpoint, const Kernels& kernels, E
     hb2_.resize(B * hidden);
     stacked_.resize(B * std::max(dim + 2 * kv_dim, 2 * hidden));
     logits_.resize(static_cast<std::size_t>(n_seq_) * cfg_.vocab_size);
-    const std::size_t cache_bytes = static_cast<std::size_t>(cfg_.n_layers) * n_seq_ * n_ctx_ * kv_row_bytes_;
-    key_cache_.assign(cache_bytes, std::byte{0});
-    value_cache_.assign(cache_bytes, std::byte{0});
+    key_cache_.assign(cache.bytes(cfg_) / 2, std::byte{0});  // bytes() counts keys and values
+    value_cache_.assign(key_cache_.size(), std::byte{0});
     per_seq_.resize(static_cast<std::size_t>(n_seq_));
 
     // RoPE angles, computed with llama2.c's exact expressions (theta 10000, no factors) so results match it

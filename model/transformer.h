@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -52,7 +53,7 @@ struct CacheShape {
 // types for any other.
 DType parse_kv_type(std::string_view name);
 // "f32", "f16", "bf16" or "q8_0", as --kv-type spells it.
-const char* kv_type_name(DType t);
+std::string kv_type_name(DType t);
 // Throws std::invalid_argument, one line, unless a cache of kv_type holds this model's rows and the variant's
 // attention reads it.
 void require_cache_type(const Kernels& kernels, const Config& c, DType kv_type);

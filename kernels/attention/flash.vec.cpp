@@ -100,7 +100,7 @@ void pack_tile(DType type, const std::byte* rows, std::size_t row_bytes, int fir
                int head_size, float* dst) {
     // A head's slice of each row is a line or two, rows apart: too scattered for the hardware prefetcher alone.
     constexpr int kAhead = 8;
-    const std::byte* slice = rows + kv::offset(type, first);
+    const std::byte* slice = rows + wb::row_bytes(type, first - first % traits(type).block);  // the slice's first block
     for (int t = 0; t < n; t++) {
         const std::byte* ahead = slice + (t + kAhead) * row_bytes;
         __builtin_prefetch(ahead);

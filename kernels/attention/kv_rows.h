@@ -26,15 +26,6 @@ inline float half(const std::byte* p) {
     return wb::fp16_to_f32(h);
 }
 
-// The byte of a row stored as `type` where element `first` lies (for q8_0, its block's start).
-inline std::size_t offset(DType type, int first) {
-    switch (type) {
-    case DType::f32: return static_cast<std::size_t>(first) * 4;
-    case DType::q8_0: return static_cast<std::size_t>(first / 32) * 34;
-    default: return static_cast<std::size_t>(first) * 2;
-    }
-}
-
 // out[0 .. n) = elements first .. first+n-1 of a cache row stored as `type`.
 inline void read(DType type, const std::byte* row, int first, int n, float* out) {
     switch (type) {
