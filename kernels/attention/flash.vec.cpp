@@ -31,6 +31,8 @@ constexpr int kBlockRows = 64;         // target rows (query rows x heads of the
 constexpr int kBlocksPerThread = 4;    // enough blocks that each thread's equal piece holds its share of the causal triangle
 constexpr int kRowsPerPass = 4;        // rows whose weighted sums share each load of values
 constexpr int kKeysPerPass = 8;        // keys whose scores share each load of transposed queries
+constexpr int kGroupKeys = 4;          // keys per pass of score_rows
+constexpr int kGroupRows = kLanes / kGroupKeys;  // rows per pass of score_rows: one fold of kLanes dot products
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 
 struct Blocking {
@@ -99,14 +101,8 @@ struct ScratchLayout {
 void pack_tile(DType type, const std::byte* rows, std::size_t row_bytes, int first, int n, int n_padded,
                int head_size, float* dst) {
     // A head's slice of each row is a line or two, rows apart: too scattered for the hardware prefetcher alone.
-    constexpr int kAhead = 8;
-    const std::byte* slice = rows + wb::row_bytes(type, first - first % traits(type).block);  // the slice's first block
-    for (int t = 0; t < n; t++) {
-        const std::byte* ahead = slice + (t + kAhead) * row_bytes;
-        __builtin_prefetch(ahead);
-        __builtin_prefetch(ahead + 64);
-        kv::read(type, rows + t * row_bytes, first, head_size, dst + t * head_size);
-    }
+    const std::size_t slice = static_cast<std::size_t>(wb::row_bytes(type, first - first % traits(type).block));
+    kv::read_rows(type, rows, row_bytes, first, head_size, n, slice, simd_head::kAheadKeys, dst);
     std::fill(dst + n * head_size, dst + n_padded * head_size, 0.0f);
 }
 
@@ -132,6 +128,48 @@ void score_keys(const float* keys, int head_size, const float* queries_t, int ro
         for (int b = 0; b < RowBatches; b++) {
             acc[t][b].store_aligned(scores + (first_key + t) * rows + first_row + b * kLanes);
         }
+    }
+}
+
+// out[r * out_stride + t] = scale * (q_r . k_t) for kGroupRows rows and keys t in [0, n_keys), head_size a multiple
+// of kLanes: each batch of a key is loaded once for all the rows (the query heads sharing a kv head), and the
+// kLanes dot products of a pass (kGroupRows rows x kGroupKeys keys) fold into one batch.
+void score_rows(const float* const* q, const float* keys, long stride, int n_keys, int head_size, float scale,
+                float* out, int out_stride) {
+    alignas(64) float lanes[kLanes];
+    int t = 0;
+    for (; t + kGroupKeys <= n_keys; t += kGroupKeys) {
+        // Keys read in place lie a cache row apart, pages apart for long rows: too scattered for the hardware
+        // prefetcher, so the keys kAheadKeys on are asked for while these are scored.
+#pragma GCC unroll 4
+        for (int j = 0; j < kGroupKeys; j++) {
+            const float* ahead = keys + (t + j + simd_head::kAheadKeys) * stride;
+            for (int i = 0; i < head_size; i += kLanes) __builtin_prefetch(ahead + i);
+        }
+        Batch acc[kLanes];  // acc[bit_reverse(r * kGroupKeys + j)]: row r, key t + j, so the fold lands it in that lane
+#pragma GCC unroll 16
+        for (Batch& x : acc) x = Batch(0.0f);
+        for (int i = 0; i < head_size; i += kLanes) {
+            Batch k[kGroupKeys];
+#pragma GCC unroll 4
+            for (int j = 0; j < kGroupKeys; j++) k[j] = Batch::load_unaligned(keys + (t + j) * stride + i);
+#pragma GCC unroll 16
+            for (int r = 0; r < kGroupRows; r++) {
+                const Batch qr = Batch::load_unaligned(q[r] + i);
+#pragma GCC unroll 4
+                for (int j = 0; j < kGroupKeys; j++) {
+                    Batch& x = acc[simd_head::bit_reverse(r * kGroupKeys + j)];
+                    x = vec::fmadd(qr, k[j], x);
+                }
+            }
+        }
+        (simd_head::sum_each_bit_reversed(acc) * scale).store_aligned(lanes);
+        for (int r = 0; r < kGroupRows; r++) {
+            for (int j = 0; j < kGroupKeys; j++) out[r * out_stride + t + j] = lanes[r * kGroupKeys + j];
+        }
+    }
+    for (; t < n_keys; t++) {
+        for (int r = 0; r < kGroupRows; r++) out[r * out_stride + t] = scale * simd_head::dot(q[r], keys + t * stride, head_size);
     }
 }
 
@@ -243,15 +281,25 @@ private:
         }
     }
 
-    // Per row: dot products, mask, then the online softmax update with horizontal max and sum.
+    // Dot products (kGroupRows rows of a kv head's group at a time where the head size allows), then per row the
+    // mask and the online softmax update with horizontal max and sum.
     void score_by_row(const float* k_tile, long tile_stride, int t0, int in_cache, int first_row) {
         const float scale = simd_head::score_scale(hs_);
         const int padded = round_up_to_lanes(in_cache);
+        int grouped = first_row;
+        if (hs_ % kLanes == 0) {
+            for (; grouped + kGroupRows <= rows_; grouped += kGroupRows) {
+                const float* q_rows[kGroupRows];
+                for (int j = 0; j < kGroupRows; j++) q_rows[j] = q(grouped + j);
+                // Every row of the pass is scored against the whole tile; keys a row does not see are masked below.
+                score_rows(q_rows, k_tile, tile_stride, in_cache, hs_, scale, weights_ + grouped * tile_size_, tile_size_);
+            }
+        }
         for (int r = first_row; r < rows_; r++) {
             const int seen = visible(r, t0, in_cache);
             float* w = weights_ + r * tile_size_;
             // Keys past `seen` but in the cache cost nothing extra in whole batches; they are masked below.
-            simd_head::scores(q(r), k_tile, tile_stride, std::min(round_up_to_lanes(seen), in_cache), hs_, scale, w);
+            if (r >= grouped) simd_head::scores(q(r), k_tile, tile_stride, std::min(round_up_to_lanes(seen), in_cache), hs_, scale, w);
             std::fill(w + seen, w + padded, kMinusInfinity);
             const float new_max = std::max(row_max_[r], simd_head::max_of(w, padded));
             keep_[r] = std::exp(row_max_[r] - new_max);  // 0 on the first tile: row_max is -inf

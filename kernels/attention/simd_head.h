@@ -11,6 +11,10 @@
 
 #include <xsimd/xsimd.hpp>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "kernels/simd.h"
 
 #include "kernels/kernel.h"
@@ -21,6 +25,10 @@ using Batch = xsimd::batch<float>;
 inline constexpr int kLanes = static_cast<int>(Batch::size);
 
 inline int round_up_to_lanes(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// How many keys ahead the loops over cache rows prefetch: a head's slice of a row is a few lines, rows (and, for
+// long rows, pages) apart, where the hardware prefetcher does not reach.
+inline constexpr int kAheadKeys = 32;
 
 // 1 / sqrt(head_size), the score scale.
 inline float score_scale(int head_size) { return 1.0f / std::sqrt(static_cast<float>(head_size)); }
@@ -53,12 +61,36 @@ struct UpperLane {
     static constexpr bool get(unsigned lane, unsigned) { return (lane & Half) != 0; }
 };
 
-// Lanes with bit Half clear get x[l] + x[l ^ Half], the others y[l] + y[l ^ Half].
+// Lanes with bit Half clear get x[l] + x[l ^ Half], the others y[l] + y[l ^ Half]. On x86 the masks and
+// permutations are immediates: xsimd 8.1 builds a constant mask through a call each time.
 template <unsigned Half>
 inline Batch fold_pair(const Batch& x, const Batch& y) {
+#if defined(__AVX512F__)
+    static_assert(kLanes == 16);
+    constexpr __mmask16 upper = Half == 8 ? 0xFF00 : Half == 4 ? 0xF0F0 : Half == 2 ? 0xCCCC : 0xAAAA;
+    const __m512 mine = _mm512_mask_blend_ps(upper, x, y);     // x where the bit is clear, y where set
+    const __m512 theirs = _mm512_mask_blend_ps(upper, y, x);   // the other one, to be moved to the partner lane
+    __m512 moved;
+    if constexpr (Half == 8) moved = _mm512_shuffle_f32x4(theirs, theirs, 0x4E);
+    else if constexpr (Half == 4) moved = _mm512_shuffle_f32x4(theirs, theirs, 0xB1);
+    else if constexpr (Half == 2) moved = _mm512_permute_ps(theirs, 0x4E);
+    else moved = _mm512_permute_ps(theirs, 0xB1);
+    return _mm512_add_ps(mine, moved);
+#elif defined(__AVX__)
+    static_assert(kLanes == 8);
+    constexpr int upper = Half == 4 ? 0xF0 : Half == 2 ? 0xCC : 0xAA;
+    const __m256 mine = _mm256_blend_ps(x, y, upper);
+    const __m256 theirs = _mm256_blend_ps(y, x, upper);
+    __m256 moved;
+    if constexpr (Half == 4) moved = _mm256_permute2f128_ps(theirs, theirs, 0x01);
+    else if constexpr (Half == 2) moved = _mm256_permute_ps(theirs, 0x4E);
+    else moved = _mm256_permute_ps(theirs, 0xB1);
+    return _mm256_add_ps(mine, moved);
+#else
     constexpr auto partner = xsimd::make_batch_constant<xsimd::batch<std::uint32_t>, PartnerLane<Half>>();
     constexpr auto upper = xsimd::make_batch_bool_constant<Batch, UpperLane<Half>>();
     return xsimd::select(upper, y, x) + xsimd::swizzle(xsimd::select(upper, x, y), partner);
+#endif
 }
 
 template <unsigned Half>
@@ -199,6 +231,7 @@ inline void accumulate_panel(Weights p, const float* keep, const float* v, long 
         for (int b = 0; b < Width; b++) sum[r][b] = Batch::load_unaligned(acc + r * acc_stride + b * kLanes) * keep[r];
     }
     for (int t = 0; t < n; t++) {
+        for (int b = 0; b < Width; b++) __builtin_prefetch(v + (t + kAheadKeys) * stride + b * kLanes);
         Batch vt[Width];
         for (int b = 0; b < Width; b++) vt[b] = Batch::load_unaligned(v + t * stride + b * kLanes);
         for (int r = 0; r < Rows; r++) {
