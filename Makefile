@@ -12,6 +12,9 @@ KERNEL_EXCLUDE ?= llama2-7B
 KERNEL_MIN_TIME ?= 0.05
 # Batched decoding (bench_batched): B sequences decoded together, for the report's throughput-against-B figure.
 BATCH_ARGS ?= --variants tbb,tbb-q8 --npp 64 --ntg 32 --npl 1,2,4,8,16,32,64
+# Long contexts (bench_depth): decode and prefill after 0, 4096 and 16384 positions, per KV cache type, for the
+# report's tok/s-against-depth figure (stories15M's shape, its context stretched: about two minutes).
+DEPTH_ARGS ?= --synthetic stories15M --variants tbb,tbb-q8 --depth 0,4096,16384 -p 128 -n 64
 # Other engines measured on the same models: make bench PEERS="llama.cpp=/path/llama-bench llama2.c=/path/run,/path/runomp"
 PEERS ?=
 # Seconds each fuzzer runs under `make fuzz` (`make test` runs each for a few seconds).
@@ -47,16 +50,18 @@ build-tsan: bootstrap
 
 # The main job: this machine's ceilings, every kernel alone, every variant end to end, the report.
 bench: build
-	@echo "[1/5] machine probe: read bandwidth and compute peaks -> $(RESULTS)/machine.json"
+	@echo "[1/6] machine probe: read bandwidth and compute peaks -> $(RESULTS)/machine.json"
 	@build/bin/probe_machine -o $(RESULTS)/machine.json
-	@echo "[2/5] kernel sweep: every kernel alone -> $(RESULTS)/bench_kernels.json"
+	@echo "[2/6] kernel sweep: every kernel alone -> $(RESULTS)/bench_kernels.json"
 	@$(PYTHON) scripts/run_kernel_sweep.py --bench build/bin/bench_kernels --filter '$(KERNEL_FILTER)' \
 	  --exclude '$(KERNEL_EXCLUDE)' --min-time $(KERNEL_MIN_TIME) --out $(RESULTS)/bench_kernels.json
-	@echo "[3/5] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
+	@echo "[3/6] end to end: every variant, model and thread count against the baselines -> $(RESULTS)/*.jsonl"
 	@build/bin/bench_all --output $(RESULTS) $(BENCH_ARGS) $(addprefix --peer ,$(PEERS))
-	@echo "[4/5] batched decoding: aggregate decode tok/s against the sequences decoded together -> $(RESULTS)/*.jsonl"
+	@echo "[4/6] batched decoding: aggregate decode tok/s against the sequences decoded together -> $(RESULTS)/*.jsonl"
 	@build/bin/bench_batched --output $(RESULTS) $(BATCH_ARGS)
-	@echo "[5/5] machine probe again, keeping the better figure of each, then the report -> $(RESULTS)/report/REPORT.md"
+	@echo "[5/6] long contexts: decode and prefill after 0, 4096 and 16384 positions per KV cache type -> $(RESULTS)/*.jsonl"
+	@build/bin/bench_depth --output $(RESULTS) $(DEPTH_ARGS) $(addprefix --peer ,$(filter llama.cpp%,$(PEERS)))
+	@echo "[6/6] machine probe again, keeping the better figure of each, then the report -> $(RESULTS)/report/REPORT.md"
 	@build/bin/probe_machine --keep-best -o $(RESULTS)/machine.json
 	@$(PYTHON) scripts/report.py --results $(RESULTS) --out $(RESULTS)/report
 

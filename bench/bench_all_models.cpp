@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 #include <vector>
@@ -20,13 +21,14 @@ std::string tokenizer_for(int vocab_size) {
 
 }  // namespace
 
-Model load(const cli::ModelSpec& spec, bool need_file) {
+Model load(const cli::ModelSpec& spec, bool need_file, int context) {
     if (spec.path) {
         Checkpoint ck = Checkpoint::open(*spec.path);
         const std::string tok = tokenizer_for(ck.config().vocab_size);
         return {spec, std::move(ck), tok, *spec.path, false};
     }
-    const Config c = *find_shape(*spec.shape);
+    Config c = *find_shape(*spec.shape);
+    c.seq_len = std::max(c.seq_len, context);
     std::string file;
     if (need_file) {
         file = (std::filesystem::temp_directory_path() / ("wb-" + *spec.shape + "-" + std::to_string(getpid()) + ".bin")).string();

@@ -19,8 +19,9 @@ struct Model {
     bool temporary_file = false;
 };
 
-// The checkpoint of `spec`; a synthetic one is also written to a temporary llama2.c file when `need_file`.
-Model load(const cli::ModelSpec& spec, bool need_file);
+// The checkpoint of `spec`; a synthetic one is also written to a temporary llama2.c file when `need_file`, and
+// takes a context of `context` positions when that is longer than its shape's.
+Model load(const cli::ModelSpec& spec, bool need_file, int context = 0);
 
 // The longest run of story words whose encoding (BOS included) has at most `tokens` tokens.
 std::string prompt_text(const Tokenizer& tok, int tokens);

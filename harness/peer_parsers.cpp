@@ -55,6 +55,7 @@ bool positive(double v) { return std::isfinite(v) && v > 0; }
 // One test line of llama-bench's output, whatever form it came in.
 struct BenchTest {
     double n_prompt = 0, n_gen = 0;
+    double depth = 0;  // tokens in the cache before the test: mainline's n_depth, or an ik_llama.cpp -gp test's prompt
     std::vector<double> samples;  // tok/s of each repetition (json, jsonl)
     double avg = NAN, stddev = NAN;  // what csv and md carry instead
     std::string build_commit, backend;
@@ -69,6 +70,13 @@ std::optional<BenchTest> test_of(const JsonValue& o) {
     BenchTest t;
     t.n_prompt = p->number;
     t.n_gen = g->number;
+    if (const JsonValue* d = o.find("n_depth"); d && d->type == JsonValue::Type::number) t.depth = d->number;
+    // ik_llama.cpp's -gp D,N test ("tg64@pp4096") times only the N generated tokens after its D-token prompt.
+    if (const JsonValue* name = o.find("test"); name && name->type == JsonValue::Type::string &&
+                                                name->string.find("@pp") != std::string::npos) {
+        t.depth = t.n_prompt;
+        t.n_prompt = 0;
+    }
     if (const JsonValue* s = o.find("samples_ts"); s && s->type == JsonValue::Type::array) {
         for (const JsonValue& v : s->array) {
             if (v.type != JsonValue::Type::number) return std::nullopt;
@@ -234,7 +242,7 @@ std::string first_error_line(const std::string& out, const std::string& err, int
     return "exit status " + std::to_string(exit_code) + ", no output";
 }
 
-PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int exit_code) {
+PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int exit_code, int depth) {
     PeerOutput o;
     if (exit_code != 0) {
         o.error = first_error_line(out, err, exit_code);
@@ -251,11 +259,13 @@ PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int
     else if (body.rfind("build_commit,", 0) == 0) tests = csv_tests(body);
     const BenchTest *pp = nullptr, *tg = nullptr;
     for (const BenchTest& t : tests) {
+        if (t.depth != depth) continue;
         if (t.n_prompt > 0 && t.n_gen == 0) pp = &t;
         if (t.n_gen > 0 && t.n_prompt == 0) tg = &t;
     }
     if (!tg) {
-        o.error = "llama-bench output has no readable generation (tg) result: " + first_error_line(body, err, exit_code);
+        o.error = "llama-bench output has no readable generation (tg) result" +
+                  (depth > 0 ? " at depth " + std::to_string(depth) : std::string()) + ": " + first_error_line(body, err, exit_code);
         return o;
     }
     const std::optional<Summary> decode = rate_of(*tg);
@@ -271,9 +281,13 @@ PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int
     return o;
 }
 
-PeerOutput parse_llama2c(const std::string& out, const std::string& err, int exit_code) {
+PeerOutput parse_llama2c(const std::string& out, const std::string& err, int exit_code, int depth) {
     PeerOutput o;
     o.prefill_tok_s = not_measured();  // its prompt goes token by token and is counted in achieved tok/s
+    if (depth > 0) {
+        o.error = "llama2.c measures no decode at a depth";
+        return o;
+    }
     if (exit_code != 0) {
         o.error = first_error_line(out, err, exit_code);
         return o;

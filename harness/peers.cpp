@@ -22,12 +22,25 @@ constexpr const char* kLlamaBenchArguments[] = {"-m", "{model}", "-p", "{prompt_
 // Mainline writes JSON lines; forks such as ik_llama.cpp only a JSON array.
 constexpr const char* kLlamaBenchOutputs[] = {"jsonl", "json"};
 
+// llama-bench at depth, flash attention on (the workbench's flash kernel is its counterpart) and the cache typed:
+// mainline's -d runs its pp and tg tests after {depth} tokens; ik_llama.cpp's -gp D,N times N generated tokens
+// after a D-token prompt (no prefill at depth), with its run-time repacking on, as its own benchmarks run it.
+constexpr const char* kLlamaBenchDepthArguments[] = {
+    "-m", "{model}", "-p", "{prompt_tokens}", "-n", "{gen_tokens}", "-d", "{depth}", "-fa", "1", "-ctk", "{kv_type}",
+    "-ctv", "{kv_type}", "-r", "{repetitions}", "-t", "{threads}", "-o", "{output}"};
+constexpr const char* kLlamaBenchGpArguments[] = {
+    "-m", "{model}", "-p", "0", "-n", "0", "-gp", "{depth},{gen_tokens}", "-fa", "1", "-rtr", "1", "-ctk", "{kv_type}",
+    "-ctv", "{kv_type}", "-r", "{repetitions}", "-t", "{threads}", "-o", "{output}"};
+constexpr DepthForm kLlamaBenchDepthForms[] = {{"--n-depth", kLlamaBenchDepthArguments, true},
+                                               {"-gp", kLlamaBenchGpArguments, false}};
+
 constexpr DType kLlama2cTypes[] = {DType::f32};
 constexpr const char* kLlama2cArguments[] = {"{model}", "-z", "{tokenizer}", "-t", "0", "-n", "{steps}", "-i", "{prompt}"};
 
 const PeerKind kPeerKinds[] = {
     {"llama.cpp", PeerFormat::gguf, kLlamaCppTypes, kLlamaBenchArguments, nullptr, nullptr, true, false,
-     kLlamaBenchOutputs, parse_llama_bench, "a llama-bench binary (llama.cpp or a fork with its output)"},
+     kLlamaBenchOutputs, parse_llama_bench, "a llama-bench binary (llama.cpp or a fork with its output)",
+     kLlamaBenchDepthForms},
     {"llama2.c", PeerFormat::llama2c_v0, kLlama2cTypes, kLlama2cArguments, "OMP_NUM_THREADS", "GOMP_parallel", false,
      true, {}, parse_llama2c, "llama2.c run binaries, comma-separated (run, runfast, runomp builds)"},
 };
@@ -96,10 +109,12 @@ PeerCommand peer_command(const Peer& peer, const PeerJob& job) {
         {"{repetitions}", std::to_string(job.repetitions)},
         {"{threads}", std::to_string(job.threads)},
         {"{output}", job.output},
+        {"{depth}", std::to_string(job.depth)},
+        {"{kv_type}", job.kv_type},
     };
     PeerCommand c;
     c.argv.push_back(peer.binary);
-    for (const char* a : peer.kind->arguments) {
+    for (const char* a : job.depth_form ? job.depth_form->arguments : peer.kind->arguments) {
         std::string arg = a;
         for (const auto& [key, value] : values) {
             if (const std::size_t at = arg.find(key); at != std::string::npos) arg.replace(at, std::string_view(key).size(), value);
@@ -110,18 +125,35 @@ PeerCommand peer_command(const Peer& peer, const PeerJob& job) {
     return c;
 }
 
+namespace {
+
+// Whether `word` appears in text with no letter, digit, '_' or '-' on either side.
+bool has_word(const std::string& text, std::string_view word) {
+    const auto word_char = [&](std::size_t i) {
+        return std::isalnum(static_cast<unsigned char>(text[i])) || text[i] == '_' || text[i] == '-';
+    };
+    for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
+        const std::size_t end = at + word.size();
+        if ((at == 0 || !word_char(at - 1)) && (end == text.size() || !word_char(end))) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
 std::string choose_output(const PeerKind& kind, const std::string& help_text) {
     if (kind.outputs.empty()) return "";
     for (const char* o : kind.outputs) {
-        for (std::size_t at = help_text.find(o); at != std::string::npos; at = help_text.find(o, at + 1)) {
-            const std::size_t end = at + std::string_view(o).size();
-            const auto word_char = [&](std::size_t i) {
-                return std::isalnum(static_cast<unsigned char>(help_text[i])) || help_text[i] == '_';
-            };
-            if ((at == 0 || !word_char(at - 1)) && (end == help_text.size() || !word_char(end))) return o;
-        }
+        if (has_word(help_text, o)) return o;
     }
     return kind.outputs.back();  // the most widely supported
+}
+
+const DepthForm* choose_depth_form(const PeerKind& kind, const std::string& help_text) {
+    for (const DepthForm& f : kind.depth_forms) {
+        if (has_word(help_text, f.marker)) return &f;
+    }
+    return nullptr;
 }
 
 bool runs_threads(const Peer& peer, int threads) {
@@ -183,7 +215,7 @@ void measure_peer(const Peer& peer, DType type, const PeerJob& job, const RunPro
         const int calls = peer.kind->repeats_itself ? 1 : job.repetitions + 1;  // one warm-up call when it does not repeat
         for (int call = 0; call < calls; call++) {
             const ProcessResult p = run(cmd.argv, cmd.env);
-            last = peer.kind->parse(p.out, p.err, p.exit_code);
+            last = peer.kind->parse(p.out, p.err, p.exit_code, job.depth);
             if (!last.error.empty()) {
                 r.status = "failed";
                 r.error = last.error;

@@ -32,8 +32,16 @@ struct PeerOutput {
     std::string error;    // non-empty: nothing usable was read, and this says why
 };
 
-// (stdout, stderr, exit code) -> what they say.
-using PeerParser = PeerOutput (*)(const std::string& out, const std::string& err, int exit_code);
+// (stdout, stderr, exit code, the depth the job asked for) -> what they say about that depth's tests.
+using PeerParser = PeerOutput (*)(const std::string& out, const std::string& err, int exit_code, int depth);
+
+// A way a peer's binary measures prefill and decode after a context of {depth} tokens with a cache of {kv_type}:
+// taken when its --help has `marker`.
+struct DepthForm {
+    const char* marker;  // "--n-depth", "-gp"
+    std::span<const char* const> arguments;  // argv after the binary, placeholders as PeerKind::arguments
+    bool measures_prefill;  // false: decode at depth only
+};
 
 struct PeerKind {
     const char* name;  // "llama.cpp": also what --peer names
@@ -52,6 +60,7 @@ struct PeerKind {
     std::span<const char* const> outputs;
     PeerParser parse;
     const char* help;  // what PATH is
+    std::span<const DepthForm> depth_forms = {};  // preferred first; empty: it measures at depth 0 only
 };
 
 const PeerKind* find_peer_kind(std::string_view name);
@@ -75,6 +84,10 @@ struct PeerJob {
     std::string prompt;                      // prompt text (kinds that take text)
     int prompt_tokens = 0, gen_tokens = 0, repetitions = 1, threads = 1;
     std::string output;  // the output format chosen by choose_output
+    // A depth job (bench_depth): the form its binary takes, the context before the timed runs, the cache type.
+    const DepthForm* depth_form = nullptr;
+    int depth = 0;
+    std::string kv_type = "";  // llama.cpp's name: f32, f16, bf16, q8_0
 };
 
 struct PeerCommand {
@@ -85,6 +98,8 @@ PeerCommand peer_command(const Peer& peer, const PeerJob& job);
 
 // The output format a binary supports, from its --help text (kinds without {output}: "").
 std::string choose_output(const PeerKind& kind, const std::string& help_text);
+// The depth form a binary takes, from its --help text; null when it measures no depth.
+const DepthForm* choose_depth_form(const PeerKind& kind, const std::string& help_text);
 
 // Whether the peer's binary can use `threads` threads (its parallel_marker, if any, is in the file).
 bool runs_threads(const Peer& peer, int threads);
@@ -146,8 +161,9 @@ private:
     std::map<std::pair<PeerFormat, DType>, std::string> failures_;  // a file that could not be written, and why
 };
 
-// Parsers, one per output form (each also takes the others' forms where a kind's forks differ).
-PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int exit_code);  // jsonl, json, csv, md
-PeerOutput parse_llama2c(const std::string& out, const std::string& err, int exit_code);
+// Parsers, one per output form (each also takes the others' forms where a kind's forks differ). At a depth above
+// 0, llama-bench's tests are read from JSON: mainline's n_depth, or ik_llama.cpp's -gp test ("tg64@pp4096").
+PeerOutput parse_llama_bench(const std::string& out, const std::string& err, int exit_code, int depth = 0);  // jsonl, json, csv, md
+PeerOutput parse_llama2c(const std::string& out, const std::string& err, int exit_code, int depth = 0);
 
 }  // namespace wb

@@ -133,6 +133,9 @@ std::string to_json(const Record& r) {
     if (r.lossy) j.value(*r.lossy);
     else j.null();
     optional_string(j, "kv_type", r.kv_type);
+    if (r.depth) j.field("depth", *r.depth);
+    if (r.kv_bytes_per_position) j.field("kv_bytes_per_position", *r.kv_bytes_per_position);
+    if (r.fill_tok_s) j.field("fill_tok_s", *r.fill_tok_s);
     write_summary(j, "prefill_tok_s", r.prefill_tok_s);
     write_summary(j, "decode_tok_s", r.decode_tok_s);
     write_summary(j, "ttft_ms", r.ttft_ms);
@@ -155,7 +158,7 @@ std::string to_json(const Record& r) {
 std::string csv_header() {
     return "timestamp,git_sha,impl,variant,matmul,attention,threads,batch,round,model,model_bytes,prompt_tokens,gen_tokens,"
            "repetitions,prefill_tok_s_median,prefill_tok_s_stddev,decode_tok_s_median,decode_tok_s_stddev,"
-           "ttft_ms_median,peak_rss_mb,status,agreement,weight_type,peer_version,error,kv_type";
+           "ttft_ms_median,peak_rss_mb,status,agreement,weight_type,peer_version,error,kv_type,depth";
 }
 
 std::string to_csv(const Record& r) {
@@ -180,7 +183,8 @@ std::string to_csv(const Record& r) {
       << rate(r.decode_tok_s.stddev) << ',' << rate(r.ttft_ms.median) << ',' << r.peak_rss_mb << ',' << r.status << ',';
     if (r.agreement) o << *r.agreement;
     o << ',' << r.weight_type.value_or("") << ',' << quoted(r.peer ? r.peer->version : "") << ','
-      << quoted(r.error.value_or("")) << ',' << r.kv_type.value_or("");
+      << quoted(r.error.value_or("")) << ',' << r.kv_type.value_or("") << ','
+      << (r.depth ? std::to_string(*r.depth) : std::string());
     return o.str();
 }
 

@@ -33,7 +33,7 @@ struct PeerInfo {
 };
 
 struct Record {
-    std::string kind = "e2e";  // e2e: one sequence's generation; batched: B sequences decoded together
+    std::string kind = "e2e";  // e2e: one sequence's generation; batched: B sequences decoded together; depth: after a context
     std::string timestamp;  // UTC ISO 8601
     std::string command;    // the command line that produced it
     BuildInfo build;
@@ -53,6 +53,11 @@ struct Record {
     std::optional<std::string> weights_held;  // workbench runs: "views" (the mapped file) or "packs" (a copy), kernels/kernel.h
     std::optional<bool> lossy;                 // workbench runs: a kernel's tolerance is above kExactTolerance
     std::optional<std::string> kv_type;        // workbench runs: the KV cache's type ("f32", "f16", "bf16", "q8_0")
+    // Depth records: the positions already in the cache when prefill and decode are timed, the cache's bytes per
+    // position (keys and values of every layer, as stored), and tok/s of filling them from position 0 (a prompt
+    // of `depth` tokens; workbench runs).
+    std::optional<int> depth;
+    std::optional<double> kv_bytes_per_position, fill_tok_s;
     Summary prefill_tok_s, decode_tok_s, ttft_ms;
     double peak_rss_mb = 0;
     std::string status = "ok";  // ok | diverged | failed

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from report_batch import batch_section, load_batched
+from report_depth import depth_section, load_depth
 from report_figures import (STALE_FIGURES, plot_bandwidth, plot_positions, plot_profile, plot_roofline,
                             plot_summary, plot_threads)
 from report_records import (FORMATS, MATMUL_OPS, PEAKS, SUMMARY_BASELINES, Results, load_benchmarks, load_machine,
@@ -178,12 +179,13 @@ def main():
     args = parser.parse_args()
     out = args.out or args.results / "report"
 
-    records, positions, batched = [], [], []
+    records, positions, batched, depth = [], [], [], []
     for path in sorted(args.results.glob("*.jsonl")):
         try:
             records += load_jsonl(path)
             positions += load_position_profiles(path)
             batched += load_batched(path)
+            depth += load_depth(path)
         except (OSError, UnicodeDecodeError) as e:
             warn(f"{path}: skipped unreadable file ({e})")
     if not records:
@@ -192,6 +194,7 @@ def main():
     machine = load_machine(args.results / "machine.json")
     benches, bench_sources = load_benchmarks(sorted(args.results.glob("bench_kernels*.json")))
     cpu, records, positions, batched, benches, left_out = one_machine(records, positions, batched, benches, machine)
+    depth = [r for r in depth if not cpu or r.get("cpu") == cpu]
     if left_out:
         warn(left_out)
     if not records:
@@ -207,7 +210,8 @@ def main():
     absent = [what for what, missing in (
         ("successful runs", not res.ok), ("workbench runs", not res.runs(impl="workbench")),
         ("baselines", not res.runs(impl="baseline")), ("peers", not res.runs(impl="peer")),
-        ("batched runs", not any(r["status"] == "ok" for r in batched)), ("per-op profiles", not profiled), ("position profile", not positions),
+        ("batched runs", not any(r["status"] == "ok" for r in batched)),
+        ("depth runs", not any(r["status"] == "ok" for r in depth)), ("per-op profiles", not profiled), ("position profile", not positions),
         ("kernel benchmarks (bench_kernels*.json)", not benches), ("machine limits (machine.json)", not machine))
         if missing]
     md = ["# Llama kernel workbench: results report", ""]
@@ -273,6 +277,13 @@ def main():
     else:
         warn("skipped the batched section: no bench_batched records")
         md += ["## Batched decoding", "", "*No batched runs (bench_batched records); skipped.*", ""]
+    if any(r["status"] == "ok" for r in depth):
+        lines, paths = depth_section(depth, machine, out)
+        md += lines
+        written += paths
+    else:
+        warn("skipped the depth section: no bench_depth records")
+        md += ["## Decode at depth", "", "*No depth runs (bench_depth records); skipped.*", ""]
     md += ["## Tables", ""]
     md += formats_section(res, machine) + [""]
     md += machine_section(res, machine, bench_sources) + [""]

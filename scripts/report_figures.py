@@ -21,7 +21,7 @@ FORMAT_COLORS = {"fp32": "tab:blue", "bf16": "tab:green", "int8": "tab:orange", 
 BASELINE_COLOR = "0.6"
 MARKERS = "os^Dv<>PXph*Hd8"
 STALE_FIGURES = ("summary.png", "roofline.png", "bandwidth.png", "profile*.png", "threads.png", "positions.png",
-                 "batch*.png", "speedup_*.png")
+                 "batch*.png", "depth_*.png", "speedup_*.png")
 DPI = 110
 
 

@@ -100,6 +100,32 @@ TEST(PeerParsers, BuildCommitIsTheVersion) {
     EXPECT_EQ(parse_llama_bench(md, "", 0).version, "8337e4c");
 }
 
+TEST(PeerParsers, IkGenerationAfterPromptIsDecodeAtThatDepth) {
+    REQUIRE_FIXTURE("llama-bench-ik_llama-8337e4c-gp.json");
+    const std::string out = fixture("llama-bench-ik_llama-8337e4c-gp.json");
+    const PeerOutput o = parse_llama_bench(out, "", 0, 512);
+    ASSERT_EQ(o.error, "");
+    EXPECT_EQ(o.decode_tok_s.samples, (std::vector<double>{37.4829, 38.1761}));
+    EXPECT_DOUBLE_EQ(o.decode_tok_s.median, (37.4829 + 38.1761) / 2);  // two samples: their mean
+    EXPECT_TRUE(std::isnan(o.prefill_tok_s.median));  // -gp times only the generated tokens
+    EXPECT_NE(parse_llama_bench(out, "", 0, 0).error, "");  // tg16@pp512 is not a decode at depth 0
+}
+
+TEST(PeerParsers, MainlineDepthTestsAreReadAtTheirDepth) {
+    // The captured lines as a llama-bench with -d writes them: each test carries n_depth.
+    REQUIRE_FIXTURE("llama-bench-mainline-c392e50.jsonl");
+    const std::string lines = fixture("llama-bench-mainline-c392e50.jsonl");
+    std::string deep = lines;
+    for (std::size_t at = 0; (at = deep.find("\"n_prompt\"", at)) != std::string::npos; at += 30) deep.insert(at, "\"n_depth\": 4096, ");
+    const PeerOutput o = parse_llama_bench(deep, "", 0, 4096);
+    ASSERT_EQ(o.error, "");
+    expect_samples(o.prefill_tok_s, {964.095, 962.778, 980.168});
+    expect_samples(o.decode_tok_s, {323.936, 324.459, 322.186});
+    EXPECT_NE(parse_llama_bench(deep, "", 0, 0).error, "");  // no test at depth 0
+    EXPECT_NE(parse_llama_bench(lines, "", 0, 4096).error.find("at depth 4096"), std::string::npos);  // none at 4096
+    EXPECT_NE(parse_llama2c("", "achieved tok/s: 100.0\n", 0, 4096).error, "");  // llama2.c has no depth
+}
+
 TEST(PeerParsers, Llama2cAchievedTokensPerSecond) {
     REQUIRE_FIXTURE("llama2c-run.stderr");
     for (const auto& [stem, rate] : {std::pair{"llama2c-run", 21000.0}, std::pair{"llama2c-runomp", 837.837838}}) {
@@ -205,6 +231,38 @@ TEST(PeerCommands, OutputFormatIsTheFirstTheBinaryOffers) {
     EXPECT_EQ(choose_output(lc, "  -o, --output <csv|json|md|sql>      (default: md)\n"), "json");
     EXPECT_EQ(choose_output(lc, ""), "json");  // no help text: the most widely supported
     EXPECT_EQ(choose_output(kind("llama2.c"), "anything"), "");
+}
+
+TEST(PeerCommands, DepthFormIsTheOneTheBinaryOffers) {
+    const PeerKind& lc = kind("llama.cpp");
+    const DepthForm* mainline = choose_depth_form(lc, "  -d, --n-depth <n>                       (default: 0)\n  -pg <pp,tg>\n");
+    ASSERT_NE(mainline, nullptr);
+    EXPECT_TRUE(mainline->measures_prefill);
+    const DepthForm* gp = choose_depth_form(lc, "  -pg <pp,tg>                         (default: )\n  -gp <pp,tg>                         (default: )\n");
+    ASSERT_NE(gp, nullptr);
+    EXPECT_FALSE(gp->measures_prefill);
+    EXPECT_EQ(choose_depth_form(lc, "  -pg <pp,tg>\n  --gpu-layers <n>\n"), nullptr);  // neither: it measures no depth
+    EXPECT_EQ(choose_depth_form(kind("llama2.c"), "-gp -d --n-depth"), nullptr);
+}
+
+TEST(PeerCommands, DepthJobsTypeTheCacheAndTurnOnFlashAttention) {
+    const PeerKind& lc = kind("llama.cpp");
+    const Peer peer{&lc, "ik_llama.cpp", "/opt/ik/llama-bench"};
+    PeerJob job{"/tmp/m.gguf", "", "", 0, 64, 2, 2, "json"};
+    job.depth_form = choose_depth_form(lc, "-gp <pp,tg>");
+    job.depth = 4096;
+    job.kv_type = "q8_0";
+    EXPECT_EQ(peer_command(peer, job).argv,
+              (std::vector<std::string>{"/opt/ik/llama-bench", "-m", "/tmp/m.gguf", "-p", "0", "-n", "0", "-gp", "4096,64",
+                                        "-fa", "1", "-rtr", "1", "-ctk", "q8_0", "-ctv", "q8_0", "-r", "2", "-t", "2", "-o",
+                                        "json"}));
+    job.depth_form = choose_depth_form(lc, "-d, --n-depth <n>");
+    job.prompt_tokens = 512;
+    job.kv_type = "f16";
+    job.output = "jsonl";
+    EXPECT_EQ(peer_command(peer, job).argv,
+              (std::vector<std::string>{"/opt/ik/llama-bench", "-m", "/tmp/m.gguf", "-p", "512", "-n", "64", "-d", "4096",
+                                        "-fa", "1", "-ctk", "f16", "-ctv", "f16", "-r", "2", "-t", "2", "-o", "jsonl"}));
 }
 
 TEST(PeerCommands, VariantNamesCarryKindBinaryAndType) {

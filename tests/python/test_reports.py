@@ -310,6 +310,18 @@ class FullFixture(ReportCase, unittest.TestCase):
                      "batch_stories110M.png", "batch_stories15M.png", "profile_stories110M.png", "profile_stories15M.png"):
             self.assertIn(f"]({name})", self.md)
 
+    def test_depth_section_has_a_row_per_newest_depth_record(self):
+        self.assertIn("](depth_stories15M_2t.png)", self.md)
+        depth = [json.loads(line) for line in (FIXTURE / "depth.jsonl").read_text().splitlines()]
+        rows = markdown_table(self.md, "### stories15M, 2 threads")
+        self.assertEqual(len(rows), len(depth))
+        for r in depth:
+            row = next(x for x in rows if (x["variant"], x["KV"], int(x["depth"])) == (r["variant"], r["kv_type"], r["depth"]))
+            self.assertAlmostEqual(number(row["tg tok/s"]), r["decode_tok_s"]["median"], delta=0.5 + 0.005 * r["decode_tok_s"]["median"])
+            zero = next(x for x in depth if (x["variant"], x["kv_type"], x["depth"]) == (r["variant"], r["kv_type"], 0))
+            self.assertAlmostEqual(number(row["of depth 0"]), 100 * r["decode_tok_s"]["median"] / zero["decode_tok_s"]["median"], delta=0.51)
+            self.assertEqual(row["prompt of depth tok/s"] == "n/a", r["depth"] == 0)
+
     def test_peers_sit_in_the_summary_and_the_table(self):
         self.assertIn("llama.cpp F32", summary_lines(self.md)[0])
         rows = markdown_table(self.md, "### Best workbench variant of each number format")
@@ -383,7 +395,7 @@ class WithoutPeers(ReportCase, unittest.TestCase):
 
 class WithoutProfiles(ReportCase, unittest.TestCase):
     make = subset("no_profile", edit=lambda r: {**r, "profile": None}, others=False)
-    absent = ("per-op profiles", "position profile")
+    absent = ("per-op profiles", "position profile", "depth runs")
 
     def test_says_the_profile_is_skipped(self):
         self.assertIn("No records with a profile; profile skipped.", self.md)
@@ -422,7 +434,7 @@ class WithoutBf16Peak(ReportCase, unittest.TestCase):
 
 class WithoutKernelsOrMachine(ReportCase, unittest.TestCase):
     make = subset("bare", files=("run.jsonl",))
-    absent = ("peers", "batched runs", "kernel benchmarks (bench_kernels*.json)", "machine limits (machine.json)")
+    absent = ("peers", "batched runs", "depth runs", "kernel benchmarks (bench_kernels*.json)", "machine limits (machine.json)")
 
     def test_roofline_skipped_and_ceilings_unknown(self):
         self.assertFalse((self.out / "roofline.png").exists())
@@ -434,7 +446,7 @@ class WithoutKernelsOrMachine(ReportCase, unittest.TestCase):
 
 class OnlyBaselines(ReportCase, unittest.TestCase):
     make = subset("only_baselines", keep=lambda r: r["impl"] == "baseline", files=("run.jsonl", "*.json"))
-    absent = ("workbench runs", "peers", "batched runs", "per-op profiles")
+    absent = ("workbench runs", "peers", "batched runs", "depth runs", "per-op profiles")
 
 
 class MalformedLines(unittest.TestCase):
