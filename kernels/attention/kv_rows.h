@@ -99,6 +99,13 @@ inline void read_bf16(const std::byte* row, int first, int n, float* out) {
 
 inline void read_q8_0(const std::byte* row, int first, int n, float* out) {
     constexpr int kBlock = 32, kBlockBytes = 34;
+    if (first % kBlock == 0 && n % kBlock == 0) {  // whole blocks (head sizes of 32, 64, 128)
+        const std::byte* block = row + static_cast<std::size_t>(first / kBlock) * kBlockBytes;
+        for (int i = 0; i < n; i += kBlock, block += kBlockBytes) {
+            scaled_codes(reinterpret_cast<const std::int8_t*>(block + 2), half(block), kBlock, out + i);
+        }
+        return;
+    }
     for (int i = 0; i < n;) {
         const int e = first + i;
         const std::byte* block = row + static_cast<std::size_t>(e / kBlock) * kBlockBytes;
