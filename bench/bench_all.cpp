@@ -21,6 +21,7 @@
 #include "bench/bench_all_options.h"
 #include "bench/bench_all_table.h"
 #include "bench/position_sweep.h"
+#include "bench/workbench_runs.h"
 #include "cli/args.h"
 #include "harness/json.h"
 #include "harness/machine.h"
@@ -308,15 +309,7 @@ private:
         const int P = static_cast<int>(prompt.size());
         Record r = base_record(m, "workbench", variant, threads, P, steps - P + 1);
         const WeightFootprint w = footprint(m.checkpoint);
-        const MatmulKernel& main = k.matmul_for(stored_types(w).front());  // the kernel of most of the weights
-        r.matmul = main.name;
-        r.attention = k.attention->name;
-        r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
-        r.weights_held = holding_name(main.holding);
-        r.lossy = k.lossy() || o_.kv_type != DType::f32;  // the gate's reference is naive on an f32 cache
-        r.kv_type = kv_type_name(o_.kv_type);
-        r.isa = isa_name(k.isa());
-        r.weight_type = traits(main.streams).name;
+        describe_workbench_run(r, k, w, o_.kv_type);  // lossy also on a cache other than f32: the gate is naive on f32
         const Config& c = m.checkpoint.config();
         announce(variant, threads, m.spec.name, work(c, run_positions(c), variant_runs(round_)));
         std::fprintf(stderr, " gate");

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/workbench_runs.h"
 #include "cli/args.h"
 #include "harness/process.h"
 #include "harness/record.h"
@@ -104,15 +105,6 @@ Options parse(int argc, char** argv) {
     return o;
 }
 
-// The variants to run on a model of these matrices: those named, else the one its stored types call for
-// (announced on stderr unless quiet).
-std::vector<std::string> variants_for(const Options& o, const WeightFootprint& w, bool quiet = false) {
-    if (!o.variants.empty()) return o.variants;
-    const DefaultChoice choice = default_variant_for(stored_types(w));
-    if (!quiet) std::fprintf(stderr, "bench_batched: variant %s: %s (--variants overrides)\n", choice.variant.c_str(), choice.reason.c_str());
-    return {choice.variant};
-}
-
 int largest(const std::vector<int>& v) { return *std::max_element(v.begin(), v.end()); }
 
 Checkpoint load(const ModelSpec& spec) {
@@ -134,17 +126,11 @@ void check_fits(const Options& o) {
         }
         if (!available) continue;
         const WeightFootprint w = file ? footprint(*file) : fp32_footprint(c);
-        for (const std::string& v : variants_for(o, w, true)) {
+        for (const std::string& v : workbench_variants(o.variants, w, "bench_batched", true)) {
             require_memory(spec.name + " with " + std::to_string(largest(o.npl)) + " sequences", c, w,
                            resolve_variant(v), *available, {largest(o.npl), positions});
         }
     }
-}
-
-// Prompt token i of sequence s: BOS, then a deterministic spread over the vocabulary.
-int prompt_token(int s, int i, int vocab) {
-    if (i == 0) return 1;
-    return static_cast<int>((7919ull * (s + 1) + 104729ull * i) % static_cast<unsigned long long>(vocab));
 }
 
 struct Timing {
@@ -156,7 +142,7 @@ Timing run_once(Transformer& model, int P, int N, int B) {
     const int V = model.config().vocab_size;
     Batch batch;
     for (int s = 0; s < B; s++) {
-        for (int i = 0; i < P; i++) batch.add(prompt_token(s, i, V), s, i);
+        for (int i = 0; i < P; i++) batch.add(synthetic_token(s, i, V), s, i);
     }
     std::vector<int> next(static_cast<std::size_t>(B));
     const auto t0 = std::chrono::steady_clock::now();
@@ -200,9 +186,8 @@ int bench_main(int argc, char** argv) {
         std::fprintf(stderr, "bench_batched: loading %s\n", spec.name.c_str());
         const Checkpoint ck = load(spec);
         const WeightFootprint w = footprint(ck);
-        for (const std::string& variant : variants_for(o, w)) {
+        for (const std::string& variant : workbench_variants(o.variants, w, "bench_batched", false)) {
             const Kernels k = resolve_variant(variant);
-            const MatmulKernel& main = k.matmul_for(stored_types(w).front());  // the kernel of most of the weights
             if (!k.available()) {
                 std::fprintf(stderr, "bench_batched: %s is not available on this machine; skipped\n", variant.c_str());
                 continue;
@@ -224,19 +209,12 @@ int bench_main(int argc, char** argv) {
                             r.build = build;
                             r.impl = "workbench";
                             r.variant = variant;
-                            r.matmul = main.name;
-                            r.attention = k.attention->name;
+                            describe_workbench_run(r, k, w, cache.kv_type);
                             r.threads = threads;
                             r.batch = B;
                             r.model = spec.name;
                             r.model_source = spec.path ? *spec.path : "synthetic";
                             r.model_bytes = static_cast<long long>(ck.config().matmul_params() * 4);
-                            r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
-                            r.weights_held = holding_name(main.holding);
-                            r.lossy = k.lossy();
-                            r.kv_type = kv_type_name(cache.kv_type);
-                            r.isa = isa_name(k.isa());
-                            r.weight_type = traits(main.streams).name;
                             r.prompt_tokens = P;
                             r.gen_tokens = N;
                             r.repetitions = o.repetitions;

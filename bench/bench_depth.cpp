@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bench/bench_all_models.h"
+#include "bench/workbench_runs.h"
 #include "cli/args.h"
 #include "harness/peers.h"
 #include "harness/process.h"
@@ -143,15 +144,6 @@ std::vector<int> depths_for(const Options& o, const ModelSpec& spec, int context
     return fit;
 }
 
-// The variants to run on a model of these matrices: those named, else the one its stored types call for (said on
-// stderr unless quiet).
-std::vector<std::string> variants_for(const Options& o, const WeightFootprint& w, bool quiet) {
-    if (!o.variants.empty()) return o.variants;
-    const DefaultChoice choice = default_variant_for(stored_types(w));
-    if (!quiet) std::fprintf(stderr, "bench_depth: variant %s: %s (--variants overrides)\n", choice.variant.c_str(), choice.reason.c_str());
-    return {choice.variant};
-}
-
 // The cache types a variant runs with: those named (each must be one its attention reads), else the defaults it reads.
 std::vector<DType> kv_types_for(const Options& o, const std::string& variant, const Kernels& k) {
     std::vector<DType> types;
@@ -169,12 +161,6 @@ std::vector<DType> kv_types_for(const Options& o, const std::string& variant, co
     return types;
 }
 
-// Token i of the context: BOS, then a deterministic spread over the vocabulary.
-int context_token(int i, int vocab) {
-    if (i == 0) return 1;
-    return static_cast<int>((7919ull + 104729ull * static_cast<unsigned long long>(i)) % static_cast<unsigned long long>(vocab));
-}
-
 // Refuses, before anything runs, a depth past a model file's context, a cache type a variant cannot read or hold,
 // and a cache that would not fit in the memory available.
 void check_runs(const Options& o) {
@@ -185,7 +171,7 @@ void check_runs(const Options& o) {
         if (!file) c.seq_len = std::max(c.seq_len, positions(o, deepest(o)));
         const int context = positions(o, depths_for(o, spec, c.seq_len, true).back());
         const WeightFootprint w = file ? footprint(*file) : fp32_footprint(c);
-        for (const std::string& variant : variants_for(o, w, true)) {
+        for (const std::string& variant : workbench_variants(o.variants, w, "bench_depth", true)) {
             const Kernels k = resolve_variant(variant);
             for (const DType kv : kv_types_for(o, variant, k)) {
                 require_cache_type(k, c, kv);
@@ -250,7 +236,7 @@ private:
         const DType stored = stored_types(w).front();
         if (spec.path && ck.format() == Format::gguf) files.provide(PeerFormat::gguf, stored, *spec.path);
         std::vector<std::pair<std::string, Kernels>> runs;
-        for (const std::string& variant : variants_for(o_, w, false)) {
+        for (const std::string& variant : workbench_variants(o_.variants, w, "bench_depth", false)) {
             const Kernels k = resolve_variant(variant);
             if (k.available()) runs.emplace_back(variant, k);
             else std::fprintf(stderr, "bench_depth: %s is not available on this machine; skipped\n", variant.c_str());
@@ -271,7 +257,7 @@ private:
                 for (const auto& [variant, k] : runs) {
                     const std::vector<DType> reads = kv_types_for(o_, variant, k);
                     if (std::find(reads.begin(), reads.end(), kv) == reads.end()) continue;
-                    measure_variant(m, variant, k, kv, depths, context, threads);
+                    measure_variant(m, w, variant, k, kv, depths, context, threads);
                     const DType type = k.matmul_for(stored).streams;
                     if (std::find(streamed.begin(), streamed.end(), type) == streamed.end()) streamed.push_back(type);
                 }
@@ -303,15 +289,13 @@ private:
         return r;
     }
 
-    void measure_variant(const bench_all::Model& m, const std::string& variant, const Kernels& k, DType kv,
-                         const std::vector<int>& depths, int context, int threads) {
+    void measure_variant(const bench_all::Model& m, const WeightFootprint& w, const std::string& variant, const Kernels& k,
+                         DType kv, const std::vector<int>& depths, int context, int threads) {
         const Checkpoint& ck = m.checkpoint;
         const Config& c = ck.config();
-        const WeightFootprint w = footprint(ck);
-        const MatmulKernel& main = k.matmul_for(stored_types(w).front());
         const int V = c.vocab_size, P = o_.prompt_tokens, N = o_.gen_tokens;
         std::vector<int> tokens(static_cast<std::size_t>(context));
-        for (int i = 0; i < context; i++) tokens[i] = context_token(i, V);
+        for (int i = 0; i < context; i++) tokens[i] = synthetic_token(0, i, V);
         ExecContext ctx(threads);
         Transformer model(ck, k, ctx, CacheShape{1, context, kv});
         // P prompt tokens at `depth`, then N tokens decoded one at a time from there, each fed the last one's argmax.
@@ -339,13 +323,7 @@ private:
                              filled == depth ? "\n" : "   ");
             }
             Record r = base_record(m, "workbench", variant, threads, kv, depth);
-            r.matmul = main.name;
-            r.attention = k.attention->name;
-            r.bytes_per_weight = static_cast<float>(streamed_bytes_per_weight(w, k));
-            r.weights_held = holding_name(main.holding);
-            r.lossy = k.lossy() || kv != DType::f32;
-            r.isa = isa_name(k.isa());
-            r.weight_type = traits(main.streams).name;
+            describe_workbench_run(r, k, w, kv);
             if (depth > 0) r.fill_tok_s = depth / fill_seconds;
             reset_peak_rss();
             std::fprintf(stderr, "bench_depth: %s %s %s threads=%d depth %d: warm-up", m.spec.name.c_str(), variant.c_str(),
@@ -402,7 +380,6 @@ private:
                     return run_process(argv, env, nullptr);
                 }, r);
             }
-            r.kind = "depth";  // measure_peer describes the peer's part; the depth fields stay
             if (r.status == "ok") std::fprintf(stderr, " tg%d %.1f tok/s\n", o_.gen_tokens, r.decode_tok_s.median);
             else std::fprintf(stderr, " failed: %s\n", r.error.value_or("").c_str());
             append_record(r, o_.output, stem_);

@@ -270,20 +270,15 @@ def main():
     md += figure("attention vs matmuls by position", "positions.png",
                  (lambda p: plot_positions(max(positions, key=lambda p: p["_time"]), p)) if positions else None,
                  "No position profile (bench_all --profile); skipped.")
-    if any(r["status"] == "ok" for r in batched):
-        lines, paths = batch_section(batched, machine, out)
-        md += lines
-        written += paths
-    else:
-        warn("skipped the batched section: no bench_batched records")
-        md += ["## Batched decoding", "", "*No batched runs (bench_batched records); skipped.*", ""]
-    if any(r["status"] == "ok" for r in depth):
-        lines, paths = depth_section(depth, machine, out)
-        md += lines
-        written += paths
-    else:
-        warn("skipped the depth section: no bench_depth records")
-        md += ["## Decode at depth", "", "*No depth runs (bench_depth records); skipped.*", ""]
+    for mine, section, title, what, program in ((batched, batch_section, "Batched decoding", "batched", "bench_batched"),
+                                                (depth, depth_section, "Decode at depth", "depth", "bench_depth")):
+        if any(r["status"] == "ok" for r in mine):
+            lines, paths = section(mine, machine, out)
+            md += lines
+            written += paths
+        else:
+            warn(f"skipped the {what} section: no {program} records")
+            md += [f"## {title}", "", f"*No {what} runs ({program} records); skipped.*", ""]
     md += ["## Tables", ""]
     md += formats_section(res, machine) + [""]
     md += machine_section(res, machine, bench_sources) + [""]

@@ -4,17 +4,15 @@ decoded together (bench_batched's records, kind "batched" in harness/SCHEMA.md),
 line (B x the one-sequence read-bandwidth ceiling) and the compute roof (the probe's peak / 2 flops per weight
 per token). report.py calls batch_section() when batch records exist; alone, this writes BATCH.md."""
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from results_io import ceiling, newest, num, parse_time, warn  # noqa: E402
+from results_io import ceiling, newest, num, parse_time, section_main, warn  # noqa: E402
 
 INT8_TYPES = ("Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K")  # weight types whose kernels dot int8 codes: read against the int8 peak
 KNEE_SHARE = 0.9  # the knee: the first B whose aggregate decode reaches this share of the group's best
@@ -176,34 +174,7 @@ def batch_section(records, machine, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, default=None, help="default: <results>/report")
-    args = parser.parse_args()
-    out = args.out or args.results / "report"
-    records = []
-    for path in sorted(args.results.glob("*.jsonl")):
-        try:
-            records += load_batched(path)
-        except (OSError, UnicodeDecodeError) as e:
-            warn(f"{path}: skipped unreadable file ({e})")
-    if not any(r["status"] == "ok" for r in records):
-        warn(f"no batched records in {args.results}")
-        return 1
-    machine = None
-    try:
-        machine = json.loads((args.results / "machine.json").read_text())
-    except (OSError, ValueError):
-        pass
-    if not isinstance(machine, dict):
-        machine = None
-        warn(f"no readable machine.json in {args.results}: no memory lines or roofs")
-    out.mkdir(parents=True, exist_ok=True)
-    md, written = batch_section(records, machine, out)
-    (out / "BATCH.md").write_text("\n".join(["# Batched decoding", ""] + md[2:]) + "\n")
-    for path in written + [out / "BATCH.md"]:
-        warn(f"wrote {path}")
-    return 0
+    return section_main(__doc__.split("\n")[0], load_batched, batch_section, "Batched decoding", "BATCH.md", "batched", "no memory lines or roofs")
 
 
 if __name__ == "__main__":

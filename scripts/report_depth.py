@@ -4,21 +4,17 @@
 the read bandwidth allows when each token streams the weights and every cached position's keys and values.
 report.py calls depth_section() when depth records exist; alone, this writes DEPTH.md."""
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from results_io import ceiling, newest, num, parse_time, warn  # noqa: E402
+from report_records import WEIGHT_TYPES  # noqa: E402
+from results_io import ceiling, newest, num, parse_time, section_main, warn  # noqa: E402
 
-# Bytes per weight of the weight types peers declare (their records carry no bytes_per_weight).
-WEIGHT_BYTES = {"F32": 4.0, "BF16": 2.0, "F16": 2.0, "Q8_0": 1.0625, "Q4_0": 0.5625, "Q4_K": 0.5625,
-                "Q5_K": 0.6875, "Q6_K": 0.8203125}
 DPI = 110
 
 
@@ -55,7 +51,7 @@ def load_depth(path):
 
 def weight_bytes(r):
     """Weight bytes one decode step streams: every weight once at the run's bytes per weight."""
-    bpw = r.get("bytes_per_weight") or WEIGHT_BYTES.get(r.get("weight_type") or "", 4.0)
+    bpw = r.get("bytes_per_weight") or WEIGHT_TYPES.get(r.get("weight_type") or "", ("fp32", 4.0))[1]
     return r["model_bytes"] / 4 * bpw
 
 
@@ -160,34 +156,7 @@ def depth_section(records, machine, out):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--out", type=Path, default=None, help="default: <results>/report")
-    args = parser.parse_args()
-    out = args.out or args.results / "report"
-    records = []
-    for path in sorted(args.results.glob("*.jsonl")):
-        try:
-            records += load_depth(path)
-        except (OSError, UnicodeDecodeError) as e:
-            warn(f"{path}: skipped unreadable file ({e})")
-    if not any(r["status"] == "ok" for r in records):
-        warn(f"no depth records in {args.results}")
-        return 1
-    machine = None
-    try:
-        machine = json.loads((args.results / "machine.json").read_text())
-    except (OSError, ValueError):
-        pass
-    if not isinstance(machine, dict):
-        machine = None
-        warn(f"no readable machine.json in {args.results}: no bandwidth bounds")
-    out.mkdir(parents=True, exist_ok=True)
-    md, written = depth_section(records, machine, out)
-    (out / "DEPTH.md").write_text("\n".join(["# Decode at depth", ""] + md[2:]) + "\n")
-    for path in written + [out / "DEPTH.md"]:
-        warn(f"wrote {path}")
-    return 0
+    return section_main(__doc__.split("\n")[0], load_depth, depth_section, "Decode at depth", "DEPTH.md", "depth", "no bandwidth bounds")
 
 
 if __name__ == "__main__":

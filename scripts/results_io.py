@@ -1,10 +1,12 @@
 """Reading result records (harness/SCHEMA.md); shared by report.py and compare.py."""
 
+import argparse
 import json
 import math
 import os
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 RATES = ("prefill_tok_s", "decode_tok_s", "ttft_ms")
 PROG = os.path.basename(sys.argv[0]) or "python"
@@ -150,3 +152,38 @@ def ceiling(machine, threads, nbytes):
     """Decode tok/s the read bandwidth allows when each token streams nbytes of weights, or None."""
     gbs = read_bandwidth(machine, threads, nbytes)
     return gbs * 1e9 / nbytes if gbs and nbytes > 0 else None
+
+
+def section_main(description, load, section, title, filename, kind, without_machine):
+    """main() of a report section run alone (report_batch.py, report_depth.py): the records `load` reads from each
+    --results JSON-lines file, machine.json, and `section(records, machine, out)`'s lines under "# title" in
+    <out>/filename. `kind` names the records in the warning when there are none; `without_machine` says what a
+    missing machine.json leaves out. Returns the exit status."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--out", type=Path, default=None, help="default: <results>/report")
+    args = parser.parse_args()
+    out = args.out or args.results / "report"
+    records = []
+    for path in sorted(args.results.glob("*.jsonl")):
+        try:
+            records += load(path)
+        except (OSError, UnicodeDecodeError) as e:
+            warn(f"{path}: skipped unreadable file ({e})")
+    if not any(r["status"] == "ok" for r in records):
+        warn(f"no {kind} records in {args.results}")
+        return 1
+    machine = None
+    try:
+        machine = json.loads((args.results / "machine.json").read_text())
+    except (OSError, ValueError):
+        pass
+    if not isinstance(machine, dict):
+        machine = None
+        warn(f"no readable machine.json in {args.results}: {without_machine}")
+    out.mkdir(parents=True, exist_ok=True)
+    md, written = section(records, machine, out)
+    (out / filename).write_text("\n".join([f"# {title}", ""] + md[2:]) + "\n")
+    for path in written + [out / filename]:
+        warn(f"wrote {path}")
+    return 0
