@@ -65,8 +65,9 @@ void ExecContext::parallel_for(int items, double item_bytes, const std::function
     });
 }
 
-float* ExecContext::scratch(std::size_t n, int slot) {
-    Buffer& b = scratch_.at(static_cast<std::size_t>(slot));
+namespace {
+
+float* grow(std::size_t n, auto& b) {
     if (b.size < n) {
         const std::size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
         auto* p = static_cast<float*>(std::aligned_alloc(64, bytes));
@@ -76,5 +77,11 @@ float* ExecContext::scratch(std::size_t n, int slot) {
     }
     return b.data.get();
 }
+
+}  // namespace
+
+float* ExecContext::scratch(std::size_t n, int slot) { return grow(n, scratch_.at(static_cast<std::size_t>(slot))); }
+
+float* ExecContext::shared_scratch(std::size_t n) { return grow(n, shared_); }
 
 }  // namespace wb

@@ -24,6 +24,9 @@ public:
     // A float buffer of at least n elements, 64-byte aligned, owned by the context.
     // slot in [0, threads()): one per concurrently running task (e.g. the arena's thread index).
     float* scratch(std::size_t n, int slot = 0);
+    // A float buffer of at least n elements, 64-byte aligned, that every task of a parallel_for may write in parts
+    // of its own and the caller reads after it: results a kernel merges once the tasks are done.
+    float* shared_scratch(std::size_t n);
 
     // Memory for a weight prepare() re-lays out, 64-byte aligned, carved from chunks of 2 MiB pages
     // (madvise(MADV_HUGEPAGE)): one TLB entry covers what 512 small pages took. A chunk lives as long as
@@ -50,6 +53,7 @@ private:
     int threads_;
     std::unique_ptr<tbb::task_arena> arena_;
     std::vector<Buffer> scratch_;
+    Buffer shared_;
     std::shared_ptr<std::byte> chunk_;  // weight_buffer's current chunk
     std::size_t chunk_size_ = 0, chunk_used_ = 0;
 };

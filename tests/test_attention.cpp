@@ -41,7 +41,7 @@ std::string describe(const AttentionCase& c) {
            std::to_string(c.head_size) + spans + " q_scale " + std::to_string(c.q_scale);
 }
 
-// Grouped-query ratios 1, 2 and 8, head sizes 8 .. 128, positions from the first to the 2048th; then calls
+// Grouped-query ratios 1, 2, 4 and 8, head sizes 8 .. 128, positions from the first to the 2048th; then calls
 // that mix sequences: decode steps of several sequences at different positions, prefills beside decodes,
 // and rows of two sequences taking turns.
 std::vector<AttentionCase> attention_cases() {
@@ -55,6 +55,7 @@ std::vector<AttentionCase> attention_cases() {
         {16, 2, 8, 1.0f},   // ratio 8, head size half an AVX-512 batch
         {8, 4, 8, 1.0f},    // stories260K: ratio 2, head size 8
         {4, 4, 64, 8.0f},   // peaky softmax
+        {32, 8, 64, 1.0f},  // Llama 3.2 1B: ratio 4, the rows of a decode read the cache in place
     };
     std::vector<AttentionCase> cases;
     for (const Shape& s : shapes) {
