@@ -2,6 +2,7 @@
 // and thread counts, plus a 512-token prefill against 512 single-token decode calls.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -84,27 +85,36 @@ void bench_call(benchmark::State& state, const AttentionKernel* kernel, Attentio
 
 // Decode at depth with the cache stored in each type a kernel reads, on Llama 3.2 1B's attention (32 query heads
 // sharing 8 kv heads of 64): one query row against `pos` cached positions, rows quantised as the forward pass
-// stores them.
+// stores them. Each call reads the next of kLayers layers' caches, so the cache comes from DRAM as it does in a
+// decode step, where a layer's keys and values were last read a whole token ago.
 constexpr AttentionShape kLlama32 = {"llama3.2-1B", 32, 8, 64};
+constexpr int kLayers = 16;
 
 void bench_cached(benchmark::State& state, const AttentionKernel* kernel, DType kv_type, int pos, int threads) {
     const AttentionShape& s = kLlama32;
     ExecContext ctx(threads);
     AttentionOperands ops(s, pos, 1);
     const std::size_t row = static_cast<std::size_t>(row_bytes(kv_type, s.kv_dim()));
-    std::vector<std::byte> k((pos + 1) * row), v(k.size());
+    const std::size_t layer = (pos + 1) * row;
+    std::vector<std::byte> k(layer * kLayers), v(k.size());
     for (int t = 0; t <= pos; t++) {
         traits(kv_type).quantize_row(ops.k.data() + static_cast<std::size_t>(t) * s.kv_dim(), k.data() + t * row, s.kv_dim());
         traits(kv_type).quantize_row(ops.v.data() + static_cast<std::size_t>(t) * s.kv_dim(), v.data() + t * row, s.kv_dim());
     }
+    for (int l = 1; l < kLayers; l++) {
+        std::copy(k.begin(), k.begin() + static_cast<std::ptrdiff_t>(layer), k.begin() + static_cast<std::ptrdiff_t>(l * layer));
+        std::copy(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(layer), v.begin() + static_cast<std::ptrdiff_t>(l * layer));
+    }
     AttentionArgs args = ops.args(s, pos, 1);
-    args.k_cache = k.data();
-    args.v_cache = v.data();
     args.kv_type = kv_type;
     state.SetLabel(isa_name(kernel->isa));
+    int l = 0;
     for (auto _ : state) {
+        args.k_cache = k.data() + l * layer;
+        args.v_cache = v.data() + l * layer;
         kernel->run(args, ctx);
         benchmark::ClobberMemory();
+        l = (l + 1) % kLayers;
     }
     set_counters(state, 4.0 * pos * s.head_size * s.n_heads, 2.0 * pos * static_cast<double>(row),
                  2.0 * static_cast<double>(k.size()));
@@ -157,7 +167,8 @@ void register_attention_benchmarks() {
             for (int pos : {4096, 16384}) {
                 for (int t : kThreads) {
                     const std::string name = kernel_name + "/" + kLlama32.label + "/kv:" + kv_type_name(kv_type) +
-                                             "/pos:" + std::to_string(pos) + "/m:1/threads:" + std::to_string(t);
+                                             "/pos:" + std::to_string(pos) + "/m:1/layers:" + std::to_string(kLayers) +
+                                             "/threads:" + std::to_string(t);
                     auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_cached, kernel, kv_type, pos, t);
                     b->Unit(benchmark::kMicrosecond);
                     if (t > 1) b->UseRealTime();
