@@ -5,6 +5,7 @@
 
 #include "model/checkpoint.h"
 #include "model/generate.h"
+#include "model/observer.h"
 #include "model/synthetic.h"
 #include "test_util.h"
 
@@ -148,6 +149,69 @@ TEST(Forward, PromptsLongerThanOneSpanAreSplitCorrectly) {
     std::vector<int> tokens;
     for (int i = 0; i < Transformer::kMaxBatch + 37; i++) tokens.push_back((i * 53 + 2) % c.vocab_size);
     expect_batched_matches_sequential(ck, tokens, 0);
+}
+
+// Layer 0's queries and keys before and after RoPE, copied as the forward pass announces them.
+class RopeCapture : public Observer {
+public:
+    void after(Stage s, int layer, int, Tensor out) override {
+        if (layer != 0) return;
+        std::vector<float>* dst = s == Stage::q ? &q : s == Stage::q_rope ? &q_rope : s == Stage::k ? &k : s == Stage::k_rope ? &k_rope : nullptr;
+        if (dst != nullptr) dst->assign(out.data, out.data + static_cast<std::ptrdiff_t>(out.rows) * out.cols);
+    }
+    std::vector<float> q, q_rope, k, k_rope;
+};
+
+// Llama 3.1's frequency scaling in double precision, from its definition (factor 32, low 1, high 4, 8192 original
+// positions as Llama 3.2 ships): pair i's frequency theta^(-2i/hs), kept above 4/8192 turns a position, divided by
+// 32 below 1/8192, blended between.
+double llama31_frequency(int i, int head_size, double theta) {
+    const double freq = std::pow(theta, -2.0 * i / head_size);
+    const double wavelength = 2 * M_PI / freq;
+    if (wavelength < 8192 / 4.0) return freq;
+    if (wavelength > 8192 / 1.0) return freq / 32;
+    const double smooth = (8192 / wavelength - 1) / (4 - 1);
+    return (1 - smooth) * freq / 32 + smooth * freq;
+}
+
+// Positions past Llama 3's 8192 original ones, to the end of a 32k context: each pair of every head turns by
+// position x its scaled frequency. The bound is what fp32 angles allow (the angle rounded to a float, about
+// |angle| x 2^-22 with the frequency's own rounding); a missing factor, a wrong position or a wrong pair would
+// be off by orders more.
+TEST(Forward, RopePastTheOriginalContextFollowsLlama31Scaling) {
+    Config c = *find_shape("stories260K");
+    c.n_layers = 1;
+    c.dim = 128;
+    c.hidden_dim = 256;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.seq_len = 32768;
+    c.shared_classifier = false;
+    c.rope_theta = 500000.0f;
+    c.rope_freq_factors = llama3_rope_factors(c.head_size(), c.rope_theta, {32.0f, 1.0f, 4.0f, 8192});
+    const Checkpoint ck = synthetic_checkpoint(c, 9, "llama3-rope");
+    ExecContext ctx(1);
+    RopeCapture seen;
+    ctx.observer = &seen;
+    Transformer model(ck, resolve_variant("naive"), ctx);
+    const int hs = c.head_size();
+    for (const int pos : {8191, 8192, 12289, 20000, 32767}) {
+        const int token = 7;
+        model.forward(&token, 1, pos);
+        const std::pair<const std::vector<float>*, const std::vector<float>*> rows[] = {{&seen.q, &seen.q_rope}, {&seen.k, &seen.k_rope}};
+        for (const auto& [before, after] : rows) {
+            ASSERT_EQ(before->size(), after->size());
+            ASSERT_FALSE(before->empty());
+            for (std::size_t j = 0; j < before->size(); j += 2) {
+                const int pair = static_cast<int>(j % static_cast<std::size_t>(hs)) / 2;
+                const double angle = pos * llama31_frequency(pair, hs, c.rope_theta);
+                const double x0 = (*before)[j], x1 = (*before)[j + 1];
+                const double bound = (std::fabs(x0) + std::fabs(x1)) * (angle * 5e-7 + 1e-6);
+                EXPECT_NEAR((*after)[j], x0 * std::cos(angle) - x1 * std::sin(angle), bound) << "pos " << pos << " pair " << pair;
+                EXPECT_NEAR((*after)[j + 1], x0 * std::sin(angle) + x1 * std::cos(angle), bound) << "pos " << pos << " pair " << pair;
+            }
+        }
+    }
 }
 
 TEST(Forward, RefusesSpansPastTheContextAndBadTokenIds) {
