@@ -197,13 +197,37 @@ void append_line(const std::string& path, const std::string& line) {
     write_file_atomically(path, read_all(path) + line + "\n");
 }
 
+// A CSV whose header is an older one of ours (columns are only ever added at the end) with today's header and
+// empty cells for the added columns in each of its records; a current, empty or foreign file as it is.
+static std::string with_current_header(const std::string& csv) {
+    const std::string header = csv_header();
+    if (csv.empty()) return header + "\n";
+    const std::string old_header = csv.substr(0, csv.find('\n'));
+    if (old_header == header || header.rfind(old_header + ",", 0) != 0) return csv;
+    const long columns = std::count(header.begin(), header.end(), ',') + 1;
+    std::string out = header + "\n", record;
+    long fields = 1;
+    bool quoted = false;
+    for (std::size_t i = old_header.size() + 1; i < csv.size(); i++) {
+        const char c = csv[i];
+        if (c == '"') quoted = !quoted;
+        if (c == '\n' && !quoted) {  // a record ends: pad it to the header's columns
+            out += record + std::string(static_cast<std::size_t>(std::max(0L, columns - fields)), ',') + "\n";
+            record.clear();
+            fields = 1;
+            continue;
+        }
+        fields += c == ',' && !quoted;
+        record += c;
+    }
+    return out + record;
+}
+
 void append_record(const Record& r, const std::string& dir, const std::string& stem) {
     const std::filesystem::path base = std::filesystem::path(dir) / stem;
     const std::string jsonl = base.string() + ".jsonl", csv = base.string() + ".csv";
     append_line(jsonl, to_json(r));
-    std::string old_csv = read_all(csv);
-    if (old_csv.empty()) old_csv = csv_header() + "\n";
-    write_file_atomically(csv, old_csv + to_csv(r) + "\n");
+    write_file_atomically(csv, with_current_header(read_all(csv)) + to_csv(r) + "\n");
 }
 
 }  // namespace wb

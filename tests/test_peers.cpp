@@ -464,6 +464,43 @@ TEST(PeerRecords, JsonAndCsvCarryThePeerAndLeaveUnmeasuredRatesEmpty) {
     EXPECT_EQ(fields(csv), fields(csv_header()));
 }
 
+// A results CSV begun before the last columns existed: appending brings its header up to date and gives its
+// records empty cells for the new columns, so every record has the header's fields (a quoted comma or line break
+// inside a field is not a field break).
+TEST(PeerRecords, AppendingToAnOlderCsvUpdatesItsHeaderAndPadsItsRows) {
+    const std::string header = csv_header();
+    const std::string older = header.substr(0, header.rfind(",kv_type,depth"));
+    ASSERT_NE(older, header);
+    const int columns = static_cast<int>(std::count(header.begin(), header.end(), ',')) + 1;
+    const int older_columns = static_cast<int>(std::count(older.begin(), older.end(), ',')) + 1;
+    std::string old_row = "2026-01-01T00:00:00Z,abc,peer,\"a, b\"";
+    for (int i = 4; i < older_columns - 1; i++) old_row += ",x";
+    old_row += ",\"line one\nline two\"";
+    const std::string dir = test::temp_path("records");
+    std::filesystem::create_directories(dir);
+    test::write_file(dir + "/run.csv", older + "\n" + old_row + "\n");
+    Record r;
+    r.impl = "workbench";
+    r.variant = "tbb";
+    r.status = "ok";
+    append_record(r, dir, "run");
+    const std::string csv = test::read_file(dir + "/run.csv");
+    ASSERT_EQ(csv.substr(0, csv.find('\n')), header);
+    std::vector<int> fields{1};
+    bool quoted = false;
+    for (const char ch : csv.substr(header.size() + 1)) {
+        if (ch == '"') quoted = !quoted;
+        if (ch == '\n' && !quoted) fields.push_back(1);
+        fields.back() += ch == ',' && !quoted;
+    }
+    fields.pop_back();  // after the last record's line break
+    EXPECT_EQ(fields, std::vector<int>(2, columns));
+    EXPECT_NE(csv.find(old_row + ",,\n"), std::string::npos) << csv;  // the old record kept, two empty cells added
+    // A file already in today's form is left as it is.
+    append_record(r, dir, "run");
+    EXPECT_EQ(test::read_file(dir + "/run.csv").rfind(csv, 0), 0u);
+}
+
 // ---- model files ----
 
 TEST(PeerModelFiles, WrittenOnceIntoATemporaryDirectoryAndRemoved) {
