@@ -77,7 +77,7 @@ Blocking choose_blocking(const AttentionArgs& a, int threads) {
     while (queries > 1 && blocks() < kBlocksPerThread * threads) queries = (queries + 1) / 2;
     const int rows = queries * group;
     const int packed_keys = kTileBytes / (2 * static_cast<int>(sizeof(float)) * a.head_size) / kLanes * kLanes;
-    const bool slices = kConvertsInPlace && a.head_size % kLanes == 0 && group % kGroupRows == 0 &&
+    const bool slices = kConvertsInPlace && a.head_size % kLanes == 0 &&
                         (a.kv_type == DType::f16 || (a.kv_type == DType::q8_0 && a.head_size % 32 == 0));
     Blocking b{queries, rows, kUnpackedTileKeys, a.kv_type != DType::f32, longest == 1, longest == 1 && slices};
     // Blocks of many rows reuse a packed tile from L1; few rows (decode) pack only to convert, in long tiles that
@@ -201,65 +201,75 @@ inline void prefetch_slice(const std::byte* slice, std::size_t row_bytes, int ah
     __builtin_prefetch(p + slice_bytes - 1);
 }
 
-// out[r * out_stride + t] = scale * (q_r . k_t) for kGroupRows rows and keys t in [0, n_keys) (key t's slice at
+// out[r * out_stride + t] = scale * (q_r . k_t) for Rows rows and keys t in [0, n_keys) (key t's slice at
 // keys + t * row_bytes), head_size a multiple of kLanes: each batch of a key is loaded once for all the rows (the
-// query heads sharing a kv head), and the kLanes dot products of a pass (kGroupRows rows x kGroupKeys keys) fold
+// query heads sharing a kv head), and the kLanes dot products of a pass (Rows rows x kLanes / Rows keys) fold
 // into one batch. Batches is head_size / kLanes where the loop over a head is unrolled (so the accumulators stay
 // in registers), 0 for any other size. slice_bytes > 0: the keys are in the cache, prefetched kAheadKeys on.
-template <int Batches, class Slice>
+template <int Batches, int Rows, class Slice>
 void score_rows(const float* const* q, const std::byte* keys, std::size_t row_bytes, int n_keys, int head_size,
                 float scale, int slice_bytes, float* out, int out_stride) {
+    constexpr int kKeys = kLanes / Rows;
     const int head_batches = Batches > 0 ? Batches : head_size / kLanes;
     alignas(64) float lanes[kLanes];
     int t = 0;
-    for (; t + kGroupKeys <= n_keys; t += kGroupKeys) {
+    for (; t + kKeys <= n_keys; t += kKeys) {
         if (slice_bytes > 0) {
-#pragma GCC unroll 4
-            for (int j = 0; j < kGroupKeys; j++) prefetch_slice(keys + (t + j) * row_bytes, row_bytes, simd_head::kAheadKeys, slice_bytes);
+#pragma GCC unroll 16
+            for (int j = 0; j < kKeys; j++) prefetch_slice(keys + (t + j) * row_bytes, row_bytes, simd_head::kAheadKeys, slice_bytes);
         }
-        Batch acc[kLanes];  // acc[bit_reverse(r * kGroupKeys + j)]: row r, key t + j, so the fold lands it in that lane
+        Batch acc[kLanes];  // acc[bit_reverse(r * kKeys + j)]: row r, key t + j, so the fold lands it in that lane
 #pragma GCC unroll 16
         for (Batch& x : acc) x = Batch(0.0f);
 #pragma GCC unroll 8
         for (int b = 0; b < head_batches; b++) {
-            Batch k[kGroupKeys];
-#pragma GCC unroll 4
-            for (int j = 0; j < kGroupKeys; j++) k[j] = Slice::load(keys + (t + j) * row_bytes, b);
+            Batch k[kKeys];
 #pragma GCC unroll 16
-            for (int r = 0; r < kGroupRows; r++) {
+            for (int j = 0; j < kKeys; j++) k[j] = Slice::load(keys + (t + j) * row_bytes, b);
+#pragma GCC unroll 16
+            for (int r = 0; r < Rows; r++) {
                 const Batch qr = Batch::load_unaligned(q[r] + b * kLanes);
-#pragma GCC unroll 4
-                for (int j = 0; j < kGroupKeys; j++) {
-                    Batch& x = acc[simd_head::bit_reverse(r * kGroupKeys + j)];
+#pragma GCC unroll 16
+                for (int j = 0; j < kKeys; j++) {
+                    Batch& x = acc[simd_head::bit_reverse(r * kKeys + j)];
                     x = vec::fmadd(qr, k[j], x);
                 }
             }
         }
         (simd_head::sum_each_bit_reversed(acc) * scale).store_aligned(lanes);
-        for (int r = 0; r < kGroupRows; r++) {
-            for (int j = 0; j < kGroupKeys; j++) out[r * out_stride + t + j] = lanes[r * kGroupKeys + j];
+        for (int r = 0; r < Rows; r++) {
+            for (int j = 0; j < kKeys; j++) out[r * out_stride + t + j] = lanes[r * kKeys + j];
         }
     }
     for (; t < n_keys; t++) {
-        Batch acc[kGroupRows];
+        Batch acc[Rows];
         for (Batch& x : acc) x = Batch(0.0f);
         for (int b = 0; b < head_batches; b++) {
             const Batch k = Slice::load(keys + t * row_bytes, b);
-            for (int r = 0; r < kGroupRows; r++) acc[r] = vec::fmadd(Batch::load_unaligned(q[r] + b * kLanes), k, acc[r]);
+            for (int r = 0; r < Rows; r++) acc[r] = vec::fmadd(Batch::load_unaligned(q[r] + b * kLanes), k, acc[r]);
         }
-        for (int r = 0; r < kGroupRows; r++) out[r * out_stride + t] = scale * xsimd::hadd(acc[r]);
+        for (int r = 0; r < Rows; r++) out[r * out_stride + t] = scale * xsimd::hadd(acc[r]);
     }
 }
 
-template <class Slice>
+template <int Rows, class Slice>
 void score_rows(const float* const* q, const std::byte* keys, std::size_t row_bytes, int n_keys, int head_size,
                 float scale, int slice_bytes, float* out, int out_stride) {
     switch (head_size / kLanes) {
-    case 2: score_rows<2, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
-    case 4: score_rows<4, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
-    case 8: score_rows<8, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
-    default: score_rows<0, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
+    case 2: score_rows<2, Rows, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
+    case 3: score_rows<3, Rows, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
+    case 4: score_rows<4, Rows, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
+    case 8: score_rows<8, Rows, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
+    default: score_rows<0, Rows, Slice>(q, keys, row_bytes, n_keys, head_size, scale, slice_bytes, out, out_stride); return;
     }
+}
+
+// The rows of a group score_rows takes a pass: the most (up to kGroupRows) that divide the group, so every pass is
+// whole; one row a pass scores kLanes keys.
+constexpr int score_rows_per_pass(int group) {
+    int rows = kGroupRows;
+    while (group % rows != 0) rows /= 2;
+    return rows;
 }
 
 // For Rows rows r: acc_r[first*kLanes .. (first+Width)*kLanes) <- keep[r] * acc_r + sum_t p(r, t) * v_t over t in
@@ -446,20 +456,15 @@ private:
 #endif
     }
 
-    // A decode tile read from the cache in place: the rows in passes of kGroupRows (all see every key of the tile),
-    // the softmax update, the weighted sums in passes of kRowsPerPass rows.
+    // A decode tile read from the cache in place: the scores, the softmax update, the weighted sums in passes of
+    // kRowsPerPass rows.
     template <class Slice>
     void tile_in_place(int t0, int in_cache) {
         const std::size_t offset = static_cast<std::size_t>(wb::row_bytes(a_.kv_type, kv_head_ * hs_));
         const std::byte* k = k_cache_ + t0 * row_bytes_ + offset;
         const std::byte* v = v_cache_ + t0 * row_bytes_ + offset;
         const int slice = static_cast<int>(wb::row_bytes(a_.kv_type, hs_));
-        const float scale = simd_head::score_scale(hs_);
-        for (int r = 0; r < rows_; r += kGroupRows) {
-            const float* q_rows[kGroupRows];
-            for (int j = 0; j < kGroupRows; j++) q_rows[j] = q(r + j);
-            score_rows<Slice>(q_rows, k, row_bytes_, in_cache, hs_, scale, slice, weights_ + r * tile_size_, tile_size_);
-        }
+        score_group<Slice>(k, row_bytes_, in_cache, slice);
         update_softmax(0, t0, in_cache);
         const simd_head::Weights p{weights_, tile_size_, 1};
         for (int r = 0; r < rows_; r += kRowsPerPass) {
@@ -481,27 +486,47 @@ private:
     // Keys of the tile from t0 that row r sees: its query pos + i sees keys up to pos + i.
     int visible(int r, int t0, int in_cache) const { return std::min(in_cache, span_.pos + query(r) - t0 + 1); }
 
-    // Dot products (kGroupRows rows of a kv head's group at a time where the head size allows), then per row the
-    // mask and the online softmax update with horizontal max and sum.
+    // Dot products (several rows of a kv head's group a pass where the head size allows), then per row the mask and
+    // the online softmax update with horizontal max and sum.
     void score_by_row(const float* k_tile, long tile_stride, int t0, int in_cache, int first_row) {
-        const float scale = simd_head::score_scale(hs_);
         int grouped = first_row;
         if (hs_ % kLanes == 0) {
-            for (; grouped + kGroupRows <= rows_; grouped += kGroupRows) {
-                const float* q_rows[kGroupRows];
-                for (int j = 0; j < kGroupRows; j++) q_rows[j] = q(grouped + j);
-                // Every row of the pass is scored against the whole tile; keys a row does not see are masked below.
-                score_rows<F32Slice>(q_rows, reinterpret_cast<const std::byte*>(k_tile), tile_stride * sizeof(float),
-                                     in_cache, hs_, scale, pack_ ? 0 : hs_ * static_cast<int>(sizeof(float)),
-                                     weights_ + grouped * tile_size_, tile_size_);
-            }
+            grouped += (rows_ - first_row) / kGroupRows * kGroupRows;
+            score_passes<kGroupRows, F32Slice>(reinterpret_cast<const std::byte*>(k_tile), tile_stride * sizeof(float),
+                                               in_cache, first_row, grouped,
+                                               pack_ ? 0 : hs_ * static_cast<int>(sizeof(float)));
         }
-        for (int r = std::max(first_row, grouped); r < rows_; r++) {
+        const float scale = simd_head::score_scale(hs_);
+        for (int r = grouped; r < rows_; r++) {
             // Keys past what the row sees but in the cache cost nothing extra in whole batches; they are masked below.
             simd_head::scores(q(r), k_tile, tile_stride, std::min(round_up_to_lanes(visible(r, t0, in_cache)), in_cache),
                               hs_, scale, weights_ + r * tile_size_);
         }
         update_softmax(first_row, t0, in_cache);
+    }
+
+    // Rows from..to (a multiple of Rows apart) scored by score_rows in passes of Rows, each row against all in_cache
+    // keys of the tile at k (rows row_bytes apart, a slice of slice_bytes prefetched when it is the cache's); keys a
+    // row does not see are masked after.
+    template <int Rows, class Slice>
+    void score_passes(const std::byte* k, std::size_t row_bytes, int in_cache, int from, int to, int slice_bytes) {
+        const float scale = simd_head::score_scale(hs_);
+        for (int r = from; r < to; r += Rows) {
+            const float* q_rows[Rows];
+            for (int j = 0; j < Rows; j++) q_rows[j] = q(r + j);
+            score_rows<Rows, Slice>(q_rows, k, row_bytes, in_cache, hs_, scale, slice_bytes, weights_ + r * tile_size_,
+                                    tile_size_);
+        }
+    }
+
+    // All rows of a decode block (its group), in passes of the most rows that divide the group.
+    template <class Slice>
+    void score_group(const std::byte* k, std::size_t row_bytes, int in_cache, int slice_bytes) {
+        switch (score_rows_per_pass(group_)) {
+        case 4: score_passes<4, Slice>(k, row_bytes, in_cache, 0, rows_, slice_bytes); return;
+        case 2: score_passes<2, Slice>(k, row_bytes, in_cache, 0, rows_, slice_bytes); return;
+        default: score_passes<1, Slice>(k, row_bytes, in_cache, 0, rows_, slice_bytes); return;
+        }
     }
 
     // Per row from first_row: the scores of keys it does not see masked, then the online softmax update with
