@@ -40,8 +40,8 @@ constexpr int kBlockRows = 64;         // target rows (query rows x heads of the
 constexpr int kBlocksPerThread = 4;    // enough blocks that each thread's equal piece holds its share of the causal triangle
 constexpr int kRowsPerPass = 4;        // rows whose weighted sums share each load of values
 constexpr int kKeysPerPass = 8;        // keys whose scores share each load of transposed queries
-constexpr int kGroupKeys = 4;          // keys per pass of score_rows
-constexpr int kGroupRows = kLanes / kGroupKeys;  // rows per pass of score_rows: one fold of kLanes dot products
+// The most rows score_rows takes a pass, against kLanes / kGroupRows keys: one fold of kLanes dot products.
+constexpr int kGroupRows = kLanes / 4;
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 // The levels whose vectors convert f16 (F16C) and sign-extend int8 as they load: decode reads those caches in place.
 #if defined(__AVX512F__) || defined(__AVX2__)
