@@ -155,16 +155,7 @@ private:
     }
 
     Record base_record(const Model& m, const std::string& impl, const std::string& variant, int threads, int P, int N) {
-        Record r;
-        r.timestamp = utc_now();
-        r.command = o_.command;
-        r.build = build_;
-        r.impl = impl;
-        r.variant = variant;
-        r.threads = threads;
-        r.model = m.spec.name;
-        r.model_source = m.spec.path ? *m.spec.path : "synthetic";
-        r.model_bytes = static_cast<long long>(m.checkpoint.config().matmul_params() * 4);
+        Record r = run_record("e2e", o_.command, build_, impl, variant, threads, m.spec, m.checkpoint.config());
         r.prompt_tokens = P;
         r.gen_tokens = N;
         r.repetitions = o_.repetitions;

@@ -202,19 +202,9 @@ int bench_main(int argc, char** argv) {
                 for (const int P : o.npp) {
                     for (const int N : o.ntg) {
                         for (const int B : o.npl) {
-                            Record r;
-                            r.kind = "batched";
-                            r.timestamp = utc_now();
-                            r.command = o.command;
-                            r.build = build;
-                            r.impl = "workbench";
-                            r.variant = variant;
+                            Record r = run_record("batched", o.command, build, "workbench", variant, threads, spec, ck.config());
                             describe_workbench_run(r, k, w, cache.kv_type);
-                            r.threads = threads;
                             r.batch = B;
-                            r.model = spec.name;
-                            r.model_source = spec.path ? *spec.path : "synthetic";
-                            r.model_bytes = static_cast<long long>(ck.config().matmul_params() * 4);
                             r.prompt_tokens = P;
                             r.gen_tokens = N;
                             r.repetitions = o.repetitions;

@@ -269,17 +269,7 @@ private:
     }
 
     Record base_record(const bench_all::Model& m, const std::string& impl, const std::string& variant, int threads, DType kv, int depth) const {
-        Record r;
-        r.kind = "depth";
-        r.timestamp = utc_now();
-        r.command = o_.command;
-        r.build = build_;
-        r.impl = impl;
-        r.variant = variant;
-        r.threads = threads;
-        r.model = m.spec.name;
-        r.model_source = m.spec.path ? *m.spec.path : "synthetic";
-        r.model_bytes = static_cast<long long>(m.checkpoint.config().matmul_params() * 4);
+        Record r = run_record("depth", o_.command, build_, impl, variant, threads, m.spec, m.checkpoint.config());
         r.prompt_tokens = o_.prompt_tokens;
         r.gen_tokens = o_.gen_tokens;
         r.repetitions = o_.repetitions;

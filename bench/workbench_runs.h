@@ -1,11 +1,12 @@
-// What bench_all, bench_batched and bench_depth share about a workbench run: the variants a model runs when none
-// are named, the kernel fields of its record, and the deterministic tokens the throughput benchmarks feed.
+// What bench_all, bench_batched and bench_depth share about a run: the variants a model runs when none are named,
+// the common and kernel fields of its record, and the deterministic tokens the throughput benchmarks feed.
 #pragma once
 
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "cli/args.h"
 #include "harness/record.h"
 #include "model/memory_guard.h"
 #include "model/transformer.h"
@@ -21,6 +22,25 @@ inline std::vector<std::string> workbench_variants(const std::vector<std::string
     const DefaultChoice choice = default_variant_for(stored_types(w));
     if (!quiet) std::fprintf(stderr, "%s: variant %s: %s (--variants overrides)\n", program, choice.variant.c_str(), choice.reason.c_str());
     return {choice.variant};
+}
+
+// The fields of a record of `kind` that every benchmark fills alike: when, by which command and build, who ran
+// (impl, variant, threads) and on which model (its name, file or "synthetic", and its fp32 matrix bytes).
+inline Record run_record(const std::string& kind, const std::string& command, const BuildInfo& build,
+                         const std::string& impl, const std::string& variant, int threads, const cli::ModelSpec& spec,
+                         const Config& c) {
+    Record r;
+    r.kind = kind;
+    r.timestamp = utc_now();
+    r.command = command;
+    r.build = build;
+    r.impl = impl;
+    r.variant = variant;
+    r.threads = threads;
+    r.model = spec.name;
+    r.model_source = spec.path ? *spec.path : "synthetic";
+    r.model_bytes = static_cast<long long>(c.matmul_params() * 4);
+    return r;
 }
 
 // A workbench record's kernel fields: the kernel of most of the weights, what it streams and holds, the attention

@@ -4,7 +4,6 @@ decoded together (bench_batched's records, kind "batched" in harness/SCHEMA.md),
 line (B x the one-sequence read-bandwidth ceiling) and the compute roof (the probe's peak / 2 flops per weight
 per token). report.py calls batch_section() when batch records exist; alone, this writes BATCH.md."""
 
-import json
 import sys
 
 import matplotlib
@@ -12,42 +11,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from results_io import ceiling, newest, num, parse_time, section_main, warn  # noqa: E402
+from results_io import ceiling, is_num, load_kind, newest, num, section_main  # noqa: E402
 
 INT8_TYPES = ("Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K")  # weight types whose kernels dot int8 codes: read against the int8 peak
 KNEE_SHARE = 0.9  # the knee: the first B whose aggregate decode reaches this share of the group's best
 DPI = 110
 
 
-def _number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def usable(r):
+    """Whether a batched record has what the section reads."""
+    ints = ("threads", "batch", "prompt_tokens", "gen_tokens", "model_bytes")
+    return all(isinstance(r.get(k), str) for k in ("timestamp", "variant", "model", "status")) \
+        and all(is_num(r.get(k)) and r[k] > 0 for k in ints) \
+        and all(isinstance(r.get(k), dict) and is_num(r[k].get("median")) for k in ("prefill_tok_s", "decode_tok_s", "ttft_ms"))
 
 
 def load_batched(path):
     """The usable batched records of one JSON-lines file (others are report.py's business)."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # report.py's reader warns about malformed lines
-            if not isinstance(r, dict) or r.get("kind") != "batched":
-                continue
-            ints = ("threads", "batch", "prompt_tokens", "gen_tokens", "model_bytes")
-            if not all(isinstance(r.get(k), str) for k in ("timestamp", "variant", "model", "status")) \
-                    or not all(_number(r.get(k)) and r[k] > 0 for k in ints) \
-                    or not all(isinstance(r.get(k), dict) and _number(r[k].get("median"))
-                               for k in ("prefill_tok_s", "decode_tok_s", "ttft_ms")):
-                warn(f"{path}:{n}: skipped malformed batched record")
-                continue
-            try:
-                r["_time"] = parse_time(r["timestamp"])
-            except ValueError:
-                warn(f"{path}:{n}: skipped batched record with bad timestamp")
-                continue
-            out.append(r)
-    return out
+    return load_kind(path, "batched", usable)
 
 
 def params(r):
@@ -77,7 +58,7 @@ def roof(machine, r):
     int8 = int8_kernel(r)
     key, name = ("int8_gops", "int8") if int8 else ("fma_gflops", "fp32 FMA")
     peak = ((machine or {}).get(key) or {}).get(str(r["threads"]))
-    return (peak * 1e9 / (2 * params(r)), name) if _number(peak) else (None, name)
+    return (peak * 1e9 / (2 * params(r)), name) if is_num(peak) else (None, name)
 
 
 def groups(records):

@@ -4,7 +4,6 @@
 the read bandwidth allows when each token streams the weights and every cached position's keys and values.
 report.py calls depth_section() when depth records exist; alone, this writes DEPTH.md."""
 
-import json
 import sys
 
 import matplotlib
@@ -13,40 +12,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from report_records import WEIGHT_TYPES  # noqa: E402
-from results_io import ceiling, newest, num, parse_time, section_main, warn  # noqa: E402
+from results_io import ceiling, is_num, load_kind, newest, num, section_main  # noqa: E402
 
 DPI = 110
 
 
-def _number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+def usable(r):
+    """Whether a depth record has what the section reads."""
+    return all(isinstance(r.get(k), str) for k in ("timestamp", "impl", "variant", "model", "status", "kv_type")) \
+        and all(is_num(r.get(k)) and r[k] >= 0 for k in ("threads", "depth", "model_bytes", "kv_bytes_per_position")) \
+        and all(isinstance(r.get(k), dict) for k in ("prefill_tok_s", "decode_tok_s")) \
+        and (r["status"] != "ok" or is_num(r["decode_tok_s"].get("median")))
 
 
 def load_depth(path):
     """The usable depth records of one JSON-lines file (others are report.py's business)."""
-    out = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # report.py's reader warns about malformed lines
-            if not isinstance(r, dict) or r.get("kind") != "depth":
-                continue
-            if not all(isinstance(r.get(k), str) for k in ("timestamp", "impl", "variant", "model", "status", "kv_type")) \
-                    or not all(_number(r.get(k)) and r[k] >= 0 for k in ("threads", "depth", "model_bytes",
-                                                                         "kv_bytes_per_position")) \
-                    or not all(isinstance(r.get(k), dict) for k in ("prefill_tok_s", "decode_tok_s")) \
-                    or (r["status"] == "ok" and not _number(r["decode_tok_s"].get("median"))):
-                warn(f"{path}:{n}: skipped malformed depth record")
-                continue
-            try:
-                r["_time"] = parse_time(r["timestamp"])
-            except ValueError:
-                warn(f"{path}:{n}: skipped depth record with bad timestamp")
-                continue
-            out.append(r)
-    return out
+    return load_kind(path, "depth", usable)
 
 
 def weight_bytes(r):

@@ -20,7 +20,7 @@ def _is_int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_num(x):
+def is_num(x):
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
@@ -34,13 +34,13 @@ def _problem(obj):
             return f"'{field}' missing or not an integer"
     for field in RATES:
         rate = obj.get(field)
-        if not isinstance(rate, dict) or not (rate.get("median") is None or _is_num(rate["median"])):
+        if not isinstance(rate, dict) or not (rate.get("median") is None or is_num(rate["median"])):
             return f"'{field}' is not a timing object"
         # A peer program may not report prefill or TTFT (null); every ok record has a decode rate.
-        if obj["status"] == "ok" and field == "decode_tok_s" and not _is_num(rate.get("median")):
+        if obj["status"] == "ok" and field == "decode_tok_s" and not is_num(rate.get("median")):
             return f"'{field}' has no median on an ok record"
     if obj.get("profile") is not None and not (
-            isinstance(obj["profile"], dict) and all(_is_num(v) for v in obj["profile"].values())):
+            isinstance(obj["profile"], dict) and all(is_num(v) for v in obj["profile"].values())):
         return "'profile' is not an object of numbers"
     try:
         obj["_time"] = parse_time(obj["timestamp"])
@@ -78,6 +78,30 @@ def load_jsonl(path):
                 continue
             records.append(obj)
     return records
+
+
+def load_kind(path, kind, usable):
+    """The records of one JSON-lines file whose "kind" is `kind` and that usable(record) accepts, each given its
+    parsed timestamp as "_time"; unusable ones are skipped with a warning, other lines left to report.py's reader."""
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # report.py's reader warns about malformed lines
+            if not isinstance(r, dict) or r.get("kind") != kind:
+                continue
+            if not usable(r):
+                warn(f"{path}:{n}: skipped malformed {kind} record")
+                continue
+            try:
+                r["_time"] = parse_time(r["timestamp"])
+            except ValueError:
+                warn(f"{path}:{n}: skipped {kind} record with bad timestamp")
+                continue
+            out.append(r)
+    return out
 
 
 def load_position_profiles(path):
